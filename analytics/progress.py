@@ -1,0 +1,82 @@
+"""One user's progress on one course, updated event by event.
+
+This is the state a session actor keeps in memory: transition counts (one
+conversion per command event, so a request never pays for history) and a
+tally of feedback. It is pure: the actor decides when to call it and when to
+persist ``to_record()``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from analytics.course_view import StudentSnapshot
+from analytics.transitions import TransitionCounter, UiEvent
+from courses import Course
+
+
+class CourseProgress:
+    """Transition counts and feedback tallies of one user on one course.
+
+    ``version`` grows with every change that can alter a reply, so readers can
+    cache what they derive from a version.
+    """
+
+    def __init__(self, course: Course) -> None:
+        self.course = course
+        self.version = 0
+        self._counter = TransitionCounter(course.nodes, course.command_of)
+        self._feedback: Counter[tuple[str, str]] = Counter()
+        self._snapshot: StudentSnapshot | None = None
+
+    def add_command(self, event: UiEvent) -> None:
+        """Count an ``analytics`` event (a command or not: the counter decides)."""
+        self._counter.convert((event,))
+        self._changed()
+
+    def add_feedback(self, state: str, subject: str) -> None:
+        """Tally a feedback entry; unknown states or subjects simply score 0 later."""
+        self._feedback[(state, subject)] += 1
+        self._changed()
+
+    def snapshot(self) -> StudentSnapshot:
+        """An immutable view of the current state, made at most once per version."""
+        if self._snapshot is None:
+            matrix = self._counter.matrix
+            matrix.flags.writeable = False
+            self._snapshot = StudentSnapshot(matrix, dict(self._feedback))
+        return self._snapshot
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-able record from which ``from_record`` rebuilds this exact state."""
+        return {
+            "version": self.version,
+            "matrix": self._counter.matrix.tolist(),
+            "pending": [list(event) for event in self._counter.pending],
+            "feedback": [[state, subject, n] for (state, subject), n in self._feedback.items()],
+        }
+
+    @classmethod
+    def from_record(cls, course: Course, record: Mapping[str, Any]) -> CourseProgress:
+        """Rebuild from ``to_record()`` output; raises ``ValueError`` on a bad record."""
+        progress = cls(course)
+        try:
+            progress._counter.restore(
+                np.asarray(record["matrix"], dtype=np.int64),
+                (UiEvent(*event) for event in record["pending"]),
+            )
+            progress._feedback.update(
+                {(state, subject): int(n) for state, subject, n in record["feedback"]}
+            )
+            progress.version = int(record["version"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"bad progress record: {exc}") from exc
+        return progress
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._snapshot = None
