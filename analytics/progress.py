@@ -16,7 +16,8 @@ import numpy as np
 
 from analytics.course_view import StudentSnapshot
 from analytics.transitions import TransitionCounter, UiEvent
-from courses import Course
+from courses import Catalog, Course
+from messages import AnalyticsEvent, Event, LogEvent
 
 
 class CourseProgress:
@@ -80,3 +81,58 @@ class CourseProgress:
     def _changed(self) -> None:
         self.version += 1
         self._snapshot = None
+
+
+class StudentProgress:
+    """Everything one user has done, per ``(exp, course)``: a session actor's state.
+
+    Only courses the catalog defines are tracked; events of other courses are
+    still stored by the caller, they just have no graph to count into.
+    """
+
+    def __init__(self, user: str, catalog: Catalog) -> None:
+        self.user = user
+        self._catalog = catalog
+        self.courses: dict[tuple[str, str], CourseProgress] = {}
+
+    def apply(self, event: Event) -> CourseProgress | None:
+        """Apply one event in arrival order; returns the progress it changed, if any."""
+        if isinstance(event, LogEvent):
+            return None  # interaction logs never enter the graph (PROTOCOL.md)
+        progress = self.course(event.exp, event.course)
+        if progress is None:
+            return None
+        if isinstance(event, AnalyticsEvent):
+            progress.add_command(UiEvent(event.t, event.hardware, event.payload.log))
+        else:
+            progress.add_feedback(event.payload.state, event.payload.subject)
+        return progress
+
+    def course(self, exp: str, course: str) -> CourseProgress | None:
+        """The progress on a defined course, created empty on first use."""
+        key = (exp, course)
+        progress = self.courses.get(key)
+        if progress is None:
+            definition = self._catalog.course(exp, course)
+            if definition is None:
+                return None
+            progress = self.courses[key] = CourseProgress(definition)
+        return progress
+
+    def snapshot(self, exp: str, course: str) -> StudentSnapshot | None:
+        progress = self.courses.get((exp, course))
+        return None if progress is None else progress.snapshot()
+
+    def restore(self, records: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[str]:
+        """Load saved records; returns a problem line for each one that was skipped."""
+        problems = []
+        for (exp, course), record in records.items():
+            definition = self._catalog.course(exp, course)
+            if definition is None:
+                problems.append(f"{exp}-{course}: the course is no longer defined")
+                continue
+            try:
+                self.courses[(exp, course)] = CourseProgress.from_record(definition, record)
+            except ValueError as exc:
+                problems.append(f"{exp}-{course}: {exc}")
+        return problems

@@ -20,7 +20,7 @@ REL = 1e-9
 def close(actual: Any, expected: Any) -> bool:
     """Deep equality with floats compared at 1e-9 relative; null matches nan."""
     if expected is None:
-        return isinstance(actual, float) and math.isnan(actual)
+        return actual is None or (isinstance(actual, float) and math.isnan(actual))
     if isinstance(expected, (bool, str)):
         return actual == expected
     if isinstance(expected, int | float):
@@ -31,7 +31,9 @@ def close(actual: Any, expected: Any) -> bool:
         actual = list(actual)
         return len(actual) == len(expected) and all(map(close, actual, expected))
     if isinstance(expected, dict):
-        return list(actual) == list(expected) and all(
+        # Key order carries no meaning in JSON (and the golden files disagree on
+        # in_centrality's); vis_graph's documented order is a property test.
+        return set(actual) == set(expected) and all(
             close(actual[key], value) for key, value in expected.items()
         )
     raise TypeError(f"unexpected golden value {expected!r}")

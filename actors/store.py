@@ -1,0 +1,206 @@
+"""The embedded store: one SQLite database in WAL mode.
+
+``SqliteStore`` is synchronous on purpose. The store writer actor calls
+``write_batch`` from its one ``trio.to_thread`` worker, so there is exactly one
+writer; reads (a cold user's progress) use a second connection, since WAL lets
+readers run beside the writer. Keep this interface small: a PostgreSQL store
+would implement the same methods (DESIGN.md, "Scaling out").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+DATABASE_NAME = "analytics.sqlite3"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    type TEXT NOT NULL,
+    exp TEXT NOT NULL,
+    course TEXT NOT NULL,
+    hardware TEXT,
+    t INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_user ON events (user, exp, course);
+CREATE TABLE IF NOT EXISTS progress (
+    user TEXT NOT NULL,
+    exp TEXT NOT NULL,
+    course TEXT NOT NULL,
+    record TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (user, exp, course)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS imports (
+    source TEXT PRIMARY KEY,
+    imported_ms INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says where and why."""
+
+
+@attrs.frozen
+class EventRow:
+    """One raw event exactly as it will be kept for research."""
+
+    user: str
+    type: str
+    exp: str
+    course: str
+    hardware: str | None
+    t: int
+    received_ms: int
+    payload: Any
+
+
+@attrs.frozen
+class ProgressRow:
+    """One user's progress record on one course (``CourseProgress.to_record``)."""
+
+    user: str
+    exp: str
+    course: str
+    record: dict[str, Any]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteStore:
+    """Raw events and per-user progress snapshots in ``<data>/analytics.sqlite3``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / DATABASE_NAME
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._connect()
+            with self._writer:
+                self._writer.executescript(SCHEMA)
+                self._writer.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            self._reader = self._connect()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+        # sqlite3 connections may not be used by two threads at once.
+        self._read_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # FULL costs nothing measurable at 20 commits/s and survives power loss.
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        return connection
+
+    def write_batch(self, events: Sequence[EventRow], progress: Sequence[ProgressRow]) -> None:
+        """Write one commit window: all rows in one transaction, or none of them.
+
+        Raises ``StoreError`` (nothing written) when the disk refuses.
+        """
+        updated = now_ms()
+        try:
+            with _transaction(self._writer) as cursor:
+                cursor.executemany(
+                    "INSERT INTO events (user, type, exp, course, hardware, t, received_ms,"
+                    " payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            e.user,
+                            e.type,
+                            e.exp,
+                            e.course,
+                            e.hardware,
+                            e.t,
+                            e.received_ms,
+                            orjson.dumps(e.payload).decode(),
+                        )
+                        for e in events
+                    ],
+                )
+                cursor.executemany(
+                    "INSERT OR REPLACE INTO progress (user, exp, course, record, updated_ms)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (p.user, p.exp, p.course, orjson.dumps(p.record).decode(), updated)
+                        for p in progress
+                    ],
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+
+    def load_progress(self, user: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every progress record of ``user``, keyed by ``(exp, course)``."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT exp, course, record FROM progress WHERE user = ?", (user,)
+            ).fetchall()
+        return {(exp, course): orjson.loads(record) for exp, course, record in rows}
+
+    def events_of(self, user: str) -> list[EventRow]:
+        """Every stored event of ``user`` in arrival order (for export and checks)."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT user, type, exp, course, hardware, t, received_ms, payload FROM events"
+                " WHERE user = ? ORDER BY seq",
+                (user,),
+            ).fetchall()
+        return [EventRow(*row[:7], orjson.loads(row[7])) for row in rows]
+
+    def count_events(self) -> int:
+        with self._read_lock:
+            return int(self._reader.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def imported(self, source: str) -> bool:
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT 1 FROM imports WHERE source = ?", (source,)
+            ).fetchone()
+        return row is not None
+
+    def mark_imported(self, sources: Iterable[tuple[str, str]]) -> None:
+        """Record imported legacy files ``(source, detail)`` so a rerun skips them."""
+        with _transaction(self._writer) as cursor:
+            cursor.executemany(
+                "INSERT OR REPLACE INTO imports (source, imported_ms, detail) VALUES (?, ?, ?)",
+                [(source, now_ms(), detail) for source, detail in sources],
+            )
+
+    def close(self) -> None:
+        self._writer.close()
+        with self._read_lock:
+            self._reader.close()
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+    cursor = connection.cursor()
+    cursor.execute("BEGIN IMMEDIATE")
+    try:
+        yield cursor
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
