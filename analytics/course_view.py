@@ -14,14 +14,15 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from analytics.distance import task_distance, task_distances, total_edges
+from analytics.distance import DistanceTable, DistanceWeights, total_edges
 from analytics.feedback import feedback_score, task_feedback
 from analytics.graph import centroid, vis_graph
 from courses import Course
 
 # The indicator "exploration" is task_distance against the full graph with
 # these weights: only edges the student adds count (DESIGN.md, golden README).
-EXPLORATION_WEIGHTS: Mapping[str, float] = {"a": 0, "b": 10}
+EXPLORATION_WEIGHTS = DistanceWeights(a=0, b=10)
+TASK_IDENTIFICATION_WEIGHTS = DistanceWeights()
 
 
 @attrs.frozen
@@ -47,8 +48,14 @@ class CourseView:
         self._positions = dict(course.positions)
         self._vertices = [{"name": v.name, "x": v.x, "y": v.y} for v in course.centroid_vertices]
         self._graph_names = [course.graph_name(task) for task in course.tasks]
-        self._stacked = course.stacked
         self._full = course.full_graph
+        # One table answers task identification (every task graph) and the
+        # exploration indicator (the full graph, last row) in a single pass.
+        self._distances = DistanceTable(
+            np.concatenate([course.stacked, self._full[np.newaxis]]),
+            [TASK_IDENTIFICATION_WEIGHTS] * len(course.tasks) + [EXPLORATION_WEIGHTS],
+        )
+        self._last_distances: tuple[StudentSnapshot | None, list[float]] = (None, [])
         self._comparison = {
             task: vis_graph(graph, nodes, self._positions) for task, graph in course.tasks.items()
         }
@@ -69,16 +76,24 @@ class CourseView:
 
     def task_identification(self, student: StudentSnapshot) -> dict[str, float]:
         """Distance to every comparison graph of the course, keyed by full graph name."""
-        distances = task_distances(student.matrix, self._stacked).tolist()
+        distances = self._distances_of(student)[:-1]
         return dict(zip(self._graph_names, distances, strict=True))
 
     def indicators(self, student: StudentSnapshot) -> dict[str, float | int]:
         """Exploration, enjoyment and the share of the full graph's edges made."""
         return {
-            "exploration": task_distance(student.matrix, self._full, **EXPLORATION_WEIGHTS),
+            "exploration": self._distances_of(student)[-1],
             "enjoyment": self.enjoyment(student),
             "edges": total_edges(student.matrix, self._full),
         }
+
+    def _distances_of(self, student: StudentSnapshot) -> list[float]:
+        """The distance row of ``student``; all_feedback asks twice for the same snapshot."""
+        last, distances = self._last_distances
+        if last is not student:
+            distances = self._distances(student.matrix).tolist()
+            self._last_distances = (student, distances)
+        return distances
 
     def enjoyment(self, student: StudentSnapshot) -> int:
         subjects = self.course.feedback_subjects

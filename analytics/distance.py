@@ -8,7 +8,9 @@ the value is undefined.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -52,45 +54,82 @@ def task_distances(
     upper_max: float = 2,
     lower_max: float = -1,
 ) -> npt.NDArray[np.float64]:
-    """``task_distance`` of one student graph against a stack ``Bs`` of shape (k, n, n).
+    """``task_distance`` of one student graph against a stack ``Bs`` of shape (k, n, n)."""
+    weights = DistanceWeights(a, b, loop_factor, upper_max, lower_max)
+    return DistanceTable(Bs, [weights] * len(np.asarray(Bs)))(A)
 
-    Vectorised across the stack because a course compares every request with
-    all of its task graphs at once. Per cell:
+
+@attrs.frozen
+class DistanceWeights:
+    """The parameters of ``task_distance`` (golden README: a, b, loopFactor, upperMax, lowerMax)."""
+
+    a: float = 10
+    b: float = 1
+    loop_factor: float = 2
+    upper_max: float = 2
+    lower_max: float = -1
+
+
+class DistanceTable:
+    """``task_distance`` against a fixed stack of graphs, each with its own weights.
+
+    Everything that depends only on the stack is computed once, so that a
+    request (one student graph against all of a course's task graphs, plus
+    the exploration indicator) is a handful of numpy operations. Per cell:
 
     - missing edge (A = 0, B != 0): ``a``, times ``loop_factor`` on the diagonal;
     - additional edge (A != 0, B = 0): ``b``, times ``loop_factor`` on the diagonal;
     - both nonzero and different: a penalty from r = (A - B) / B, and the
       penalties of these cells are *averaged*, then added once.
     """
-    student = np.asarray(A, dtype=float)
-    tasks = np.asarray(Bs, dtype=float)
-    if not student.any():
-        return np.full(tasks.shape[0], math.nan)
-    n = student.shape[0]
-    loop_weight = np.where(np.eye(n, dtype=bool), float(loop_factor), 1.0)
 
-    student_has = student != 0
-    task_has = tasks != 0
-    missing = ~student_has & task_has
-    additional = student_has & ~task_has
-    both = student_has & task_has & (student != tasks)
+    def __init__(self, Bs: ArrayLike, weights: Sequence[DistanceWeights]) -> None:
+        tasks = np.asarray(Bs, dtype=float)
+        k, n, _ = tasks.shape
+        if len(weights) != k:
+            raise ValueError(f"{len(weights)} weights for {k} graphs")
 
-    total = a * (missing * loop_weight).sum(axis=(1, 2))
-    total += b * (additional * loop_weight).sum(axis=(1, 2))
+        def column(name: str) -> npt.NDArray[np.float64]:
+            return np.array([getattr(w, name) for w in weights], dtype=float).reshape(k, 1)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (student - tasks) / tasks
-        # np.select picks the first true condition, in the golden README's order.
-        penalty = np.select(
-            [(r >= 0) & (r <= upper_max), r > upper_max, (r >= lower_max) & (r < 0)],
-            [b * r / upper_max, np.full_like(r, b), a * np.abs(r) / abs(lower_max)],
-            default=a,
-        )
-    counts = both.sum(axis=(1, 2))
-    sums = np.where(both, penalty, 0.0).sum(axis=(1, 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        total += np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    return total
+        a, b = column("a"), column("b")
+        loop_weight = np.where(np.eye(n, dtype=bool), column("loop_factor")[:, :, None], 1.0)
+        self._tasks = tasks.reshape(k, n * n)
+        self._task_has = self._tasks != 0
+        # What each cell adds when the student lacks it, and when the student has it.
+        self._if_lacking = (a * (loop_weight.reshape(k, n * n) * self._task_has)).T
+        self._if_having = (b * (loop_weight.reshape(k, n * n) * ~self._task_has)).T
+        with np.errstate(divide="ignore"):
+            self._inverse = np.where(
+                self._task_has, 1 / np.where(self._task_has, self._tasks, 1), 0
+            )
+        self._a, self._b = a, b
+        self._upper, self._lower = column("upper_max"), np.abs(column("lower_max"))
+        self._lower_signed = column("lower_max")
+
+    def __call__(self, A: ArrayLike) -> npt.NDArray[np.float64]:
+        """Distances of student graph ``A`` to every graph of the stack (nan if A is empty)."""
+        student = np.asarray(A, dtype=float).reshape(-1)
+        has = student != 0
+        if not has.any():
+            return np.full(self._tasks.shape[0], math.nan)
+        total = (~has) @ self._if_lacking + has @ self._if_having
+        both = has & self._task_has & (student != self._tasks)
+        r = (student - self._tasks) * self._inverse
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # The golden README's order: the first condition that holds decides.
+            penalty = np.where(
+                (r >= 0) & (r <= self._upper),
+                self._b * r / self._upper,
+                np.where(
+                    r > self._upper,
+                    self._b,
+                    np.where(r >= self._lower_signed, self._a * -r / self._lower, self._a),
+                ),
+            )
+        counts = both.sum(axis=1)
+        sums = np.where(both, penalty, 0.0).sum(axis=1)
+        return total + np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
 
 
 def ged(A: ArrayLike, B: ArrayLike) -> float:

@@ -38,29 +38,30 @@ def vis_graph(
     cells in row-major order. ``in_centrality`` is each node's number of
     distinct incoming edges over (number of nodes - 1), weights ignored.
     """
-    weights = np.asarray(A, dtype=float)
-    sources, targets = np.nonzero(weights)
+    # Plain Python: on 6x6 or 9x9 matrices numpy's per-call cost dominates.
+    rows = np.asarray(A, dtype=float).tolist()
     edges = []
     order: dict[int, None] = {}
-    for i, j in zip(sources.tolist(), targets.tolist(), strict=True):
-        order.setdefault(i)
-        order.setdefault(j)
-        weight = float(weights[i, j])
-        edges.append(
-            {
-                "label": str(int(weight)),
-                "width": weight,
-                "from": nodes[i],
-                "to": nodes[j],
-                "arrows": "to",
-            }
-        )
+    for i, row in enumerate(rows):
+        for j, weight in enumerate(row):
+            if weight:
+                order.setdefault(i)
+                order.setdefault(j)
+                edges.append(
+                    {
+                        "label": str(int(weight)),
+                        "width": weight,
+                        "from": nodes[i],
+                        "to": nodes[j],
+                        "arrows": "to",
+                    }
+                )
     for index in range(len(nodes)):
         order.setdefault(index)
     return {
         "nodes": [vis_node(nodes[i], positions[nodes[i]]) for i in order],
         "edges": edges,
-        "in_centrality": in_centrality(weights, nodes),
+        "in_centrality": _in_centrality(rows, nodes),
     }
 
 
@@ -70,7 +71,11 @@ def in_centrality(A: npt.ArrayLike, nodes: Sequence[str]) -> dict[str, float]:
     A one-node graph has no "other" nodes; like networkx we scale by 1 there,
     so the value is always a number, never null.
     """
-    incoming = np.count_nonzero(np.asarray(A, dtype=float), axis=0).tolist()
+    return _in_centrality(np.asarray(A, dtype=float).tolist(), nodes)
+
+
+def _in_centrality(rows: list[list[float]], nodes: Sequence[str]) -> dict[str, float]:
+    incoming = [sum(1 for row in rows if row[j]) for j in range(len(nodes))]
     others = len(nodes) - 1 if len(nodes) > 1 else 1
     return {name: count / others for name, count in zip(nodes, incoming, strict=True)}
 

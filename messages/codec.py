@@ -1,0 +1,296 @@
+"""The JSON codec: frames to messages (``decode``), replies to text (``encode``).
+
+One cattrs converter, built once by ``_build_converter``, does all the
+structuring and unstructuring, so the strict scalar rules and the id limits
+are the same for every message (hooks in ``_structure`` and
+``_unstructure``).
+
+Decoding is a two-level tagged union (STYLE.md): the ``type`` tag, and for
+requests ``payload.content``, are read by hand first, because cattrs' own
+tagged unions report an unknown tag as "required field missing @ $" and
+collide with the payload's own ``type`` key (cattrs#483). The pair
+``(type, content)`` selects a structuring function from ``_STRUCTURERS``,
+the one table from wire tags to classes, built from the classes' ``TYPE``
+and ``CONTENT``. That function structures the envelope and then the payload
+as the selected class in one pass, so every error keeps its full path
+(``... @ $.payload.graph``) and a frame is walked once.
+
+Encoding writes replies with orjson, which writes NaN and infinities as
+``null`` (PROTOCOL.md, "No NaN on the wire") and, with
+``OPT_SERIALIZE_NUMPY``, numpy scalars and arrays as numbers.
+"""
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+from cattrs import BaseValidationError, Converter, transform_error
+from cattrs.gen import make_dict_structure_fn, override
+
+from messages._structure import (
+    EVENT_OVERRIDES,
+    REQUEST_OVERRIDES,
+    describe_problem,
+    make_payload_hook,
+    strict_bool,
+    strict_float,
+    strict_int,
+    strict_str,
+)
+from messages._unstructure import register_unstructure_hooks
+from messages.errors import DecodeError, ErrorCode
+from messages.inbound import (
+    AllFeedbackRequest,
+    AnalyticsEvent,
+    AnalyticsPayload,
+    CentroidsRequest,
+    ComparisonGraphRequest,
+    FeedbackEvent,
+    FeedbackPayload,
+    InboundMessage,
+    IndicatorsRequest,
+    LogEvent,
+    LogPayload,
+    Request,
+    StudentGraphRequest,
+    TaskFeedbackRequest,
+    TaskIdentificationRequest,
+)
+from messages.limits import IdLimitError, check_request_id, check_user
+from messages.outbound import ErrorReply, OutboundMessage
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "REQUEST_CONTENTS",
+    "decode",
+    "encode",
+    "encode_error",
+    "encode_event",
+    "payload_json",
+]
+
+_EVENT_CLASSES: Final = (AnalyticsEvent, LogEvent, FeedbackEvent)
+_REQUEST_PAYLOAD_CLASSES: Final = (
+    StudentGraphRequest,
+    ComparisonGraphRequest,
+    TaskIdentificationRequest,
+    IndicatorsRequest,
+    CentroidsRequest,
+    TaskFeedbackRequest,
+    AllFeedbackRequest,
+)
+
+MESSAGE_TYPES: Final[tuple[str, ...]] = tuple(
+    sorted(cls.TYPE for cls in (*_EVENT_CLASSES, Request))
+)
+"""Every valid ``type`` tag, sorted as listed in error messages."""
+
+REQUEST_CONTENTS: Final[tuple[str, ...]] = tuple(
+    sorted(cls.CONTENT for cls in _REQUEST_PAYLOAD_CLASSES)
+)
+"""Every valid request ``content`` tag, sorted as listed in error messages."""
+
+_DUMPS_OPTIONS: Final = orjson.OPT_SERIALIZE_NUMPY
+# A tag echoed in an error message is cut to this length: enough to spot a
+# typo, not enough to bounce a 64 KiB string back to the client.
+_ECHO_MAX_CHARS: Final = 40
+
+# Stands for a key that is not in the frame, where ``None`` would mean null.
+_MISSING: Final = object()
+
+_Structurer = Callable[[dict[str, Any]], InboundMessage]
+
+
+def _build_converter() -> tuple[Converter, dict[tuple[str, str | None], _Structurer]]:
+    """The one converter, and the structuring function for each ``(type, content)``.
+
+    ``content`` is ``None`` for events. Called once, at import.
+    """
+    converter = Converter(detailed_validation=True, forbid_extra_keys=False)
+    converter.register_structure_hook(str, strict_str)
+    converter.register_structure_hook(int, strict_int)
+    converter.register_structure_hook(float, strict_float)
+    converter.register_structure_hook(bool, strict_bool)
+
+    structurers: dict[tuple[str, str | None], _Structurer] = {}
+    for payload_cls in (AnalyticsPayload, LogPayload, FeedbackPayload):
+        converter.register_structure_hook(payload_cls, make_payload_hook(converter, payload_cls))
+    for event_cls in _EVENT_CLASSES:
+        structure_event = make_dict_structure_fn(event_cls, converter, **EVENT_OVERRIDES)
+        converter.register_structure_hook(event_cls, structure_event)
+        structurers[event_cls.TYPE, None] = _bind(structure_event, event_cls)
+    for payload_cls in _REQUEST_PAYLOAD_CLASSES:
+        structure_payload = make_payload_hook(converter, payload_cls)
+        converter.register_structure_hook(payload_cls, structure_payload)
+        structure_request = make_dict_structure_fn(
+            Request,
+            converter,
+            payload=override(struct_hook=structure_payload),
+            **REQUEST_OVERRIDES,
+        )
+        structurers[Request.TYPE, payload_cls.CONTENT] = _bind(structure_request, Request)
+
+    register_unstructure_hooks(converter, (*_EVENT_CLASSES, Request), _REQUEST_PAYLOAD_CLASSES)
+    return converter, structurers
+
+
+def _bind(structure: Callable[[Any, Any], Any], cls: type) -> _Structurer:
+    def structure_message(raw: dict[str, Any]) -> InboundMessage:
+        return structure(raw, cls)
+
+    return structure_message
+
+
+_CONVERTER, _STRUCTURERS = _build_converter()
+
+
+# --- Decoding ----------------------------------------------------------------------
+
+
+def decode(frame: str | bytes) -> InboundMessage:
+    """Parse and validate one frame.
+
+    Returns an ``AnalyticsEvent``, ``LogEvent``, ``FeedbackEvent`` or
+    ``Request``. Unknown keys are tolerated: top-level ones are dropped,
+    payload ones are kept in ``payload.extra`` (events only).
+
+    Raises:
+        DecodeError: and nothing else. ``code`` is ``bad_json`` when the
+            frame is not JSON text (including invalid UTF-8), and
+            ``invalid_message`` for anything else: not an object, an
+            unknown or missing tag, a field of the wrong type, an id
+            outside its limits. Its ``user`` and ``request_id`` are filled
+            in when they could be read, for the error reply.
+    """
+    try:
+        raw = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(ErrorCode.BAD_JSON, [f"invalid JSON, {exc} @ $"]) from None
+    if type(raw) is not dict:
+        raise DecodeError(
+            ErrorCode.INVALID_MESSAGE, ["invalid value for type, expected a JSON object @ $"]
+        )
+
+    structure, problem = _select_structurer(raw)
+    if structure is not None:
+        try:
+            return structure(raw)
+        except (BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            # Detailed validation groups every field error in one
+            # ClassValidationError; the plain ones are there in case a hook
+            # fails outside a class, which still must not escape as a crash.
+            problems = transform_error(exc, path="$", format_exception=describe_problem)
+    else:
+        problems = [problem]
+    raise DecodeError(
+        ErrorCode.INVALID_MESSAGE,
+        problems,
+        user=_readable_user(raw),
+        request_id=_readable_request_id(raw),
+        message_type=raw["type"] if raw.get("type") in MESSAGE_TYPES else None,
+    ) from None
+
+
+def _select_structurer(raw: dict[str, Any]) -> tuple[_Structurer | None, str]:
+    """The structuring function for the frame's tags, or ``None`` and the problem."""
+    message_type = raw.get("type", _MISSING)
+    if type(message_type) is not str or message_type not in MESSAGE_TYPES:
+        return None, _tag_problem(message_type, MESSAGE_TYPES, "$.type")
+    if message_type != Request.TYPE:
+        return _STRUCTURERS[message_type, None], ""
+    payload = raw.get("payload", _MISSING)
+    if type(payload) is not dict:
+        if payload is _MISSING:
+            return None, "required field missing @ $.payload"
+        return None, "invalid value for type, expected a JSON object @ $.payload"
+    content = payload.get("content", _MISSING)
+    structure = _STRUCTURERS.get((Request.TYPE, content)) if type(content) is str else None
+    if structure is None:
+        return None, _tag_problem(content, REQUEST_CONTENTS, "$.payload.content")
+    return structure, ""
+
+
+def _tag_problem(value: object, valid: tuple[str, ...], path: str) -> str:
+    """``unknown type 'x', expected one of 'a', 'b' @ $.type``, or ``missing``."""
+    expected = ", ".join(repr(tag) for tag in valid)
+    name = path.rsplit(".", 1)[-1]
+    if value is _MISSING:
+        return f"required field missing, expected one of {expected} @ {path}"
+    shown = repr(value)
+    if len(shown) > _ECHO_MAX_CHARS:
+        shown = shown[: _ECHO_MAX_CHARS - 3] + "..."
+    return f"unknown {name} {shown}, expected one of {expected} @ {path}"
+
+
+def _readable_user(raw: dict[str, Any]) -> str | None:
+    """The frame's user if it is a valid one, for the error reply."""
+    user = raw.get("user")
+    if type(user) is not str:
+        return None
+    try:
+        return check_user(user)
+    except IdLimitError:
+        return None
+
+
+def _readable_request_id(raw: dict[str, Any]) -> str | int | None:
+    """The frame's ``id`` if it is a valid one, for the error reply to echo."""
+    request_id = raw.get("id")
+    if request_id is None:
+        return None
+    try:
+        return check_request_id(request_id)
+    except (IdLimitError, TypeError):
+        return None
+
+
+# --- Encoding ----------------------------------------------------------------------
+
+
+def encode(reply: OutboundMessage) -> str:
+    """The text of a WebSocket frame carrying ``reply`` (a response or ``ErrorReply``).
+
+    NaN and infinities anywhere in the reply (numpy's included) are written
+    as ``null``; numpy integers, floats, bools and arrays as JSON numbers,
+    booleans and arrays.
+
+    Raises:
+        TypeError: (``orjson.JSONEncodeError``) if a value has no JSON form;
+            that is a bug in whoever built the reply.
+    """
+    wire = _CONVERTER.unstructure(reply)
+    try:
+        return orjson.dumps(wire, option=_DUMPS_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        # Keys built from numpy arrays are numpy.str_, which orjson refuses
+        # as keys without OPT_NON_STR_KEYS; that option slows every dict,
+        # so it is only the fallback.
+        return orjson.dumps(wire, option=_DUMPS_OPTIONS | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def encode_error(error: DecodeError) -> str:
+    """The error reply to a frame that failed to decode, as frame text."""
+    return encode(ErrorReply.from_decode_error(error))
+
+
+def payload_json(msg: InboundMessage) -> dict[str, Any]:
+    """The message's payload as it came: what the store keeps.
+
+    Known fields first, then the unknown keys from ``extra``; an absent
+    ``data`` stays absent. A ``log``/``input`` that was ``null`` comes
+    back absent (both mean "no value"). For a request,
+    ``{"content": ..., <fields that are not None>}``. Nested values are
+    shared with the message, not copied.
+    """
+    payload: dict[str, Any] = _CONVERTER.unstructure(msg.payload)
+    return payload
+
+
+def encode_event(msg: InboundMessage) -> dict[str, Any]:
+    """The whole message as a JSON-ready dict, minus unknown top-level keys.
+
+    ``t``, ``hardware`` and ``id`` are left out when ``None``, so that
+    ``decode(orjson.dumps(encode_event(msg))) == msg``.
+    """
+    wire: dict[str, Any] = _CONVERTER.unstructure(msg)
+    return wire
