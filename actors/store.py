@@ -36,13 +36,15 @@ CREATE TABLE IF NOT EXISTS events (
     received_ms INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_user ON events (user, exp, course);
+-- (user, seq): a cold user's tail since its snapshot is one index range.
+CREATE INDEX IF NOT EXISTS events_by_user ON events (user);
 CREATE TABLE IF NOT EXISTS progress (
     user TEXT NOT NULL,
     exp TEXT NOT NULL,
     course TEXT NOT NULL,
     record TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     PRIMARY KEY (user, exp, course)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS imports (
@@ -59,8 +61,13 @@ class StoreError(Exception):
 
 @attrs.frozen
 class EventRow:
-    """One raw event exactly as it will be kept for research."""
+    """One raw event exactly as it will be kept for research.
 
+    ``seq`` is allocated in memory by the one writer of the store (see
+    ``StoreWriter``), so a session knows which events its snapshot covers.
+    """
+
+    seq: int
     user: str
     type: str
     exp: str
@@ -73,12 +80,32 @@ class EventRow:
 
 @attrs.frozen
 class ProgressRow:
-    """One user's progress record on one course (``CourseProgress.to_record``)."""
+    """One user's progress record on one course (``CourseProgress.to_record``).
+
+    It covers every event of that user and course with a sequence number up
+    to ``seq``; later events are replayed on top of it when the user is loaded.
+    """
 
     user: str
     exp: str
     course: str
+    seq: int
     record: dict[str, Any]
+
+
+@attrs.frozen
+class StoredUser:
+    """What a cold user is rebuilt from: snapshots, then the events after them."""
+
+    progress: dict[tuple[str, str], ProgressRow]
+    tail: list[EventRow]
+
+
+EVENT_COLUMNS = "seq, user, type, exp, course, hardware, t, received_ms, payload"
+
+
+def _event_row(row: Sequence[Any]) -> EventRow:
+    return EventRow(*row[:8], orjson.loads(row[8]))
 
 
 def now_ms() -> int:
@@ -113,8 +140,16 @@ class SqliteStore:
         connection.execute("PRAGMA busy_timeout=5000")
         return connection
 
-    def write_batch(self, events: Sequence[EventRow], progress: Sequence[ProgressRow]) -> None:
+    def write_batch(
+        self,
+        events: Sequence[EventRow],
+        progress: Sequence[ProgressRow],
+        imported: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """Write one commit window: all rows in one transaction, or none of them.
+
+        ``imported`` names legacy files ``(source, detail)`` that this batch
+        imports, so that an import is recorded exactly when its rows are.
 
         Raises ``StoreError`` (nothing written) when the disk refuses.
         """
@@ -139,33 +174,75 @@ class SqliteStore:
                     ],
                 )
                 cursor.executemany(
-                    "INSERT OR REPLACE INTO progress (user, exp, course, record, updated_ms)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO progress (user, exp, course, record, updated_ms, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (p.user, p.exp, p.course, orjson.dumps(p.record).decode(), updated)
+                        (p.user, p.exp, p.course, orjson.dumps(p.record).decode(), updated, p.seq)
                         for p in progress
                     ],
+                )
+                cursor.executemany(
+                    "INSERT OR REPLACE INTO imports (source, imported_ms, detail) VALUES (?, ?, ?)",
+                    [(source, updated, detail) for source, detail in imported],
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
 
-    def load_progress(self, user: str) -> dict[tuple[str, str], dict[str, Any]]:
-        """Every progress record of ``user``, keyed by ``(exp, course)``."""
+    def max_seq(self) -> int:
+        """The highest event sequence number stored (0 for an empty store)."""
+        with self._read_lock:
+            row = self._reader.execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def load_user(self, user: str) -> StoredUser:
+        """The snapshots of ``user`` and every event after them, in arrival order.
+
+        A session snapshots all of its courses together, so they share the
+        newest ``seq`` and one index range gives the tail. A row left behind
+        (a course that was not loaded at the last snapshot) gets its own range.
+        """
         with self._read_lock:
             rows = self._reader.execute(
-                "SELECT exp, course, record FROM progress WHERE user = ?", (user,)
+                "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
             ).fetchall()
-        return {(exp, course): orjson.loads(record) for exp, course, record in rows}
+            newest = max((row[2] for row in rows), default=0)
+            events = self._events_after(user, newest)
+            for exp, course, seq, _ in rows:
+                if seq < newest:
+                    events += self._events_after(user, seq, until=newest, course=(exp, course))
+        events.sort(key=lambda event: event.seq)
+        progress = {
+            (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
+            for exp, course, seq, record in rows
+        }
+        return StoredUser(progress, events)
+
+    def _events_after(
+        self,
+        user: str,
+        seq: int,
+        *,
+        until: int | None = None,
+        course: tuple[str, str] | None = None,
+    ) -> list[EventRow]:
+        query = f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ?"
+        arguments: list[Any] = [user, seq]
+        if until is not None:
+            query += " AND seq <= ?"
+            arguments.append(until)
+        if course is not None:
+            query += " AND exp = ? AND course = ?"
+            arguments += course
+        rows = self._reader.execute(query, arguments).fetchall()
+        return [_event_row(row) for row in rows]
 
     def events_of(self, user: str) -> list[EventRow]:
         """Every stored event of ``user`` in arrival order (for export and checks)."""
         with self._read_lock:
             rows = self._reader.execute(
-                "SELECT user, type, exp, course, hardware, t, received_ms, payload FROM events"
-                " WHERE user = ? ORDER BY seq",
-                (user,),
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? ORDER BY seq", (user,)
             ).fetchall()
-        return [EventRow(*row[:7], orjson.loads(row[7])) for row in rows]
+        return [_event_row(row) for row in rows]
 
     def count_events(self) -> int:
         with self._read_lock:
@@ -177,14 +254,6 @@ class SqliteStore:
                 "SELECT 1 FROM imports WHERE source = ?", (source,)
             ).fetchone()
         return row is not None
-
-    def mark_imported(self, sources: Iterable[tuple[str, str]]) -> None:
-        """Record imported legacy files ``(source, detail)`` so a rerun skips them."""
-        with _transaction(self._writer) as cursor:
-            cursor.executemany(
-                "INSERT OR REPLACE INTO imports (source, imported_ms, detail) VALUES (?, ?, ?)",
-                [(source, now_ms(), detail) for source, detail in sources],
-            )
 
     def close(self) -> None:
         self._writer.close()

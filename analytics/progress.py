@@ -9,10 +9,11 @@ persist ``to_record()``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from analytics.course_view import StudentSnapshot
 from analytics.transitions import TransitionCounter, UiEvent
@@ -42,6 +43,16 @@ class CourseProgress:
     def add_feedback(self, state: str, subject: str) -> None:
         """Tally a feedback entry; unknown states or subjects simply score 0 later."""
         self._feedback[(state, subject)] += 1
+        self._changed()
+
+    def import_legacy(self, matrix: npt.ArrayLike, events: Iterable[UiEvent]) -> None:
+        """Start from the old service's adjacency ``matrix`` plus its unconverted log.
+
+        The old service converted the whole unconverted log at once (sorted by
+        ``t`` when it spans several hardware files), which one conversion does.
+        """
+        self._counter.restore(matrix, ())
+        self._counter.convert(events)
         self._changed()
 
     def snapshot(self) -> StudentSnapshot:
