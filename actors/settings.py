@@ -47,6 +47,7 @@ class Settings:
     workers: int = attrs.field(default=2, validator=_positive)
     shards: int = attrs.field(default=4, validator=_positive)
     flush_interval_s: float = attrs.field(default=0.05, validator=_positive)
+    snapshot_interval_s: float = attrs.field(default=1.0, validator=_positive)
     idle_timeout_s: float = attrs.field(default=600.0, validator=_positive)
     max_frame_bytes: int = attrs.field(default=64 * 1024, validator=_positive)
     inbox_size: int = attrs.field(default=1024, validator=_positive)

@@ -1,0 +1,109 @@
+"""``learning-analytics``: the command line of the service.
+
+    learning-analytics serve [--listen HOST:PORT] [--data DIR] [--connect URL ...]
+    learning-analytics config            # the effective configuration, as JSON
+    learning-analytics import-legacy PATH [--data DIR]
+
+Settings come from flags, then the environment, then defaults
+(``actors.settings``); an invalid value stops with a message naming the
+setting and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import trio
+
+from actors.logs import configure_logging
+from actors.settings import Settings, SettingsError, describe, env_name, load_settings
+
+log = logging.getLogger("learning_analytics")
+
+EXIT_USAGE = 2
+EXIT_STARTUP = 1
+
+# Flags whose names differ from the setting they set.
+FLAG_NAMES = {"data_path": "data", "comparison_graphs": "comparison-graphs"}
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for field in attrs.fields(Settings):
+        flag = "--" + FLAG_NAMES.get(field.name, field.name.replace("_", "-"))
+        help_text = f"(env {env_name(field.name)}; default {field.default!r})"
+        if field.name == "connect":
+            parser.add_argument(
+                flag,
+                dest=field.name,
+                action="append",
+                metavar="URL",
+                help=f"relay stream URL, repeatable {help_text}",
+            )
+        else:
+            parser.add_argument(flag, dest=field.name, default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="learning-analytics", description="Live analytics for remote lab dashboards."
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LA_LOG_LEVEL", "INFO"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the service (hub on 127.0.0.1:8000 by default)")
+    _add_setting_flags(serve)
+    config = commands.add_parser("config", help="print the effective configuration as JSON")
+    _add_setting_flags(config)
+    legacy = commands.add_parser("import-legacy", help="import an old service's data directory")
+    legacy.add_argument("path", type=Path, help="directory of the old service's files")
+    legacy.add_argument(
+        "--data", dest="data_path", default=None, help="store to fill (env DATA_PATH)"
+    )
+    legacy.add_argument("--comparison-graphs", dest="comparison_graphs", default=None)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags = {field.name: getattr(args, field.name, None) for field in attrs.fields(Settings)}
+    return load_settings(flags, os.environ)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level.upper())
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        print(f"learning-analytics: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "config":
+        print(json.dumps(describe(settings), indent=2))
+        return 0
+    if args.command == "import-legacy":
+        from actors.legacy_cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
+
+        return run_import_legacy(args.path, settings)
+    return run_serve(settings)
+
+
+def run_serve(settings: Settings) -> int:
+    from actors.service import serve  # noqa: PLC0415 - keeps `config` and `--help` light
+
+    try:
+        trio.run(lambda: serve(settings, handle_signals=True))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        log.critical("service.failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return EXIT_STARTUP
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The connection actor: one per WebSocket, hub or relay.
+
+Two tasks. The reader always drains the socket (so pings are answered even
+when the client reads nothing), decodes each frame with the ``messages``
+codec, answers bad frames with an error reply and delivers good ones to the
+user's shard through the router. The writer sends what the outbox holds,
+each send under a deadline; a client that stops reading fills its outbox and
+is cut off (close 1008), and nobody else ever waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from actors.outbox import Outbox, open_outbox
+from actors.sessions import Delivery
+from actors.store import now_ms
+from messages import DecodeError, InboundMessage, Request, check_hardware, decode, encode_error
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008  # the client broke our rules: stopped reading
+CLOSE_UNSUPPORTED = 1003  # binary frame: we speak JSON text
+
+
+class Router:
+    """Finds a user's shard: a hash, so no directory lookup per event."""
+
+    def __init__(self, inboxes: Sequence[trio.MemorySendChannel[Delivery]]) -> None:
+        self._inboxes = list(inboxes)
+
+    async def deliver(self, message: InboundMessage, outbox: Outbox) -> None:
+        """Hand ``message`` to its shard; waits while that shard's inbox is full.
+
+        Raises ``trio.ClosedResourceError`` once the service is shutting down.
+        """
+        index = zlib.crc32(message.user.encode()) % len(self._inboxes)
+        await self._inboxes[index].send(Delivery(message, outbox, now_ms()))
+
+    async def aclose(self) -> None:
+        for inbox in self._inboxes:
+            await inbox.aclose()
+
+
+@attrs.frozen
+class ConnectionRules:
+    """How one kind of connection treats its frames."""
+
+    outbound_size: int
+    send_timeout_s: float
+    # Relay mode: everyone on the stream sees our replies, so only requests
+    # get error replies, and other clients' responses are ignored.
+    answer_event_errors: bool = True
+
+
+def stream_of(path: str) -> str | None:
+    """The stream a URL path names (``/spin30`` -> ``spin30``), if it is a valid id."""
+    name = path.split("?", 1)[0].strip("/").rsplit("/", 1)[-1]
+    try:
+        check_hardware(name)
+    except ValueError:
+        return None
+    return name
+
+
+async def run_connection(
+    ws: WebSocketConnection,
+    *,
+    stream: str | None,
+    router: Router,
+    rules: ConnectionRules,
+    name: str,
+) -> None:
+    """Serve one WebSocket until it closes; returns then, raises nothing expected.
+
+    Owns its outbox (closed on return) and both tasks.
+    """
+    outbox, outgoing = open_outbox(rules.outbound_size, name)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_write_loop, ws, outgoing, outbox, rules.send_timeout_s)
+        try:
+            await _read_loop(ws, stream, outbox, router, rules)
+        finally:
+            outbox.close()
+            nursery.cancel_scope.cancel()
+
+
+async def _read_loop(
+    ws: WebSocketConnection,
+    stream: str | None,
+    outbox: Outbox,
+    router: Router,
+    rules: ConnectionRules,
+) -> None:
+    while True:
+        try:
+            frame = await ws.get_message()
+        except ConnectionClosed:
+            return
+        if isinstance(frame, bytes):
+            await close_quickly(ws, CLOSE_UNSUPPORTED, "text frames only")
+            return
+        try:
+            message = decode(frame)
+        except DecodeError as error:
+            if rules.answer_event_errors or error.message_type == Request.TYPE:
+                outbox.put(encode_error(error))
+            log.info("frame.rejected", extra={"connection": outbox.name, "code": error.code})
+            continue
+        if message.hardware is None and stream is not None:
+            message = attrs.evolve(message, hardware=stream)
+        try:
+            await router.deliver(message, outbox)
+        except trio.ClosedResourceError:
+            return  # the service is stopping
+
+
+async def _write_loop(
+    ws: WebSocketConnection,
+    outgoing: trio.MemoryReceiveChannel[str],
+    outbox: Outbox,
+    send_timeout_s: float,
+) -> None:
+    async with outgoing:
+        try:
+            async for text in outgoing:
+                if outbox.overflowed:
+                    break
+                with trio.move_on_after(send_timeout_s) as deadline:
+                    await ws.send_message(text)
+                if deadline.cancelled_caught:
+                    log.warning("connection.send_timeout", extra={"connection": outbox.name})
+                    await close_quickly(
+                        ws, CLOSE_POLICY, "send timed out: the client is not reading"
+                    )
+                    return
+        except ConnectionClosed:
+            return
+    if outbox.overflowed:
+        await close_quickly(ws, CLOSE_POLICY, "outbound queue full: the client is not reading")
+
+
+async def close_quickly(
+    ws: WebSocketConnection, code: int, reason: str, timeout_s: float = 1.0
+) -> None:
+    """Start the close handshake, but drop the socket if the peer does not answer.
+
+    trio-websocket waits for the peer's close frame (60 s by default); a client
+    that does not read would hold us that long. Cancelled, it closes the stream.
+    """
+    with trio.move_on_after(timeout_s, shield=True):
+        await ws.aclose(code, reason)

@@ -1,0 +1,156 @@
+"""The service wiring: every actor under one root nursery, and how it stops.
+
+Start order: store writer, analytics pool, session shards, then the hub.
+Stop order is the reverse, so nothing is dropped on the way out: stop
+accepting, close connections (1001), let the shards finish their inboxes,
+let the workers finish their jobs, then the writer's final flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
+
+import attrs
+import trio
+
+from actors.connection import ConnectionRules, Router
+from actors.hub import Hub
+from actors.pool import Job, run_worker
+from actors.sessions import Shard
+from actors.settings import Settings
+from actors.store import SqliteStore
+from actors.writer import StoreWriter
+from analytics.replies import Replier
+from courses import Catalog, load_catalog
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Service:
+    """A running service, as ``serve`` hands it to whoever started it."""
+
+    settings: Settings
+    catalog: Catalog
+    writer: StoreWriter
+    shards: list[Shard]
+    hub: Hub | None = None
+    hub_port: int | None = None
+    _stop: trio.Event = attrs.field(factory=trio.Event)
+
+    def stop(self) -> None:
+        """Begin a graceful stop; ``serve`` returns once everything is flushed."""
+        self._stop.set()
+
+    @property
+    def sessions(self) -> int:
+        return sum(len(shard.sessions) for shard in self.shards)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    handle_signals: bool = False,
+    task_status: trio.TaskStatus[Service] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the service until ``Service.stop()`` (or SIGTERM/SIGINT), then stop cleanly.
+
+    Raises ``CourseError`` or ``StoreError`` at start-up when the courses or
+    the store cannot be opened; after that, one user's or one connection's
+    failure never ends it.
+    """
+    catalog = load_catalog(settings.comparison_graphs)
+    store = await trio.to_thread.run_sync(SqliteStore, settings.data_path)
+    stop = trio.Event()
+    # The receiver stays open until the very end: a second SIGTERM (systemd,
+    # docker and uv all forward one) must not fall back to the default handler.
+    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+    try:
+        with trio.open_signal_receiver(*signals) if signals else nullcontext() as received:
+            async with trio.open_nursery() as watcher:
+                if received is not None:
+                    watcher.start_soon(_stop_on_signals, received, stop)
+                await _run(settings, catalog, store, stop, task_status)
+                watcher.cancel_scope.cancel()
+    finally:
+        store.close()
+
+
+async def _run(
+    settings: Settings,
+    catalog: Catalog,
+    store: SqliteStore,
+    stop: trio.Event,
+    task_status: trio.TaskStatus[Service],
+) -> None:
+    replier = Replier(catalog)
+    writer = StoreWriter(
+        store,
+        flush_interval_s=settings.flush_interval_s,
+        snapshot_interval_s=settings.snapshot_interval_s,
+        max_buffered_events=settings.max_buffered_events,
+    )
+    async with trio.open_nursery() as root:
+        await root.start(writer.run)
+        jobs_send, jobs_receive = trio.open_memory_channel[Job](settings.jobs_size)
+        async with trio.open_nursery() as workers:
+            async with jobs_receive:
+                for _ in range(settings.workers):
+                    workers.start_soon(run_worker, jobs_receive.clone(), replier)
+            shards = [
+                Shard(
+                    name=f"shard-{index}",
+                    catalog=catalog,
+                    writer=writer,
+                    jobs=jobs_send,
+                    idle_timeout_s=settings.idle_timeout_s,
+                )
+                for index in range(settings.shards)
+            ]
+            service = Service(settings, catalog, writer, shards, stop=stop)
+            async with trio.open_nursery() as sessions:
+                router = Router(
+                    [await sessions.start(shard.run, settings.inbox_size) for shard in shards]
+                )
+                await _serve_front(service, router, task_status)
+                await router.aclose()  # shards finish their inboxes and return
+            await jobs_send.aclose()  # workers finish their jobs and return
+        writer.stop()  # final flush, then the root nursery is done
+    log.info("service.stopped", extra={"events_committed": writer.committed_seq})
+
+
+async def _serve_front(
+    service: Service, router: Router, task_status: trio.TaskStatus[Service]
+) -> None:
+    """Accept connections until asked to stop, then close them all within the grace time."""
+    settings = service.settings
+    rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s)
+    async with trio.open_nursery() as connections:
+        async with trio.open_nursery() as listeners:
+            if settings.listen_address is not None:
+                host, port = settings.listen_address
+                service.hub = Hub(
+                    router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
+                )
+                service.hub_port = await listeners.start(service.hub.run, connections)
+            task_status.started(service)
+            log.info("service.started", extra={"courses": len(service.catalog.courses)})
+            await service._stop.wait()
+            log.info("service.stopping")
+            listeners.cancel_scope.cancel()  # stop accepting
+        connections.cancel_scope.deadline = trio.current_time() + settings.grace_s
+        if service.hub is not None:
+            await service.hub.drain()
+
+
+async def _stop_on_signals(received: AsyncIterator[int], stop: trio.Event) -> None:
+    async for signum in received:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.info("service.signal_ignored", extra={"signal": name, "why": "already stopping"})
+        else:
+            log.info("service.signal", extra={"signal": name})
+            stop.set()
