@@ -155,10 +155,10 @@ async def test_a_binary_frame_closes_with_1003(tmp_path) -> None:
 
 
 async def test_the_path_names_the_hardware_when_a_frame_has_none(tmp_path) -> None:
-    async with running_service(service_settings(tmp_path)) as service:
-        async with client(service, "/spin42") as ws:
-            await ws.send(event("u1", "voltage", 1))
-            await ws.send(event("u1", "voltage", 2, hardware="spin07"))
-            await ws.ask(request("u1", "indicators"), 1)
+    settings = service_settings(tmp_path)
+    async with running_service(settings) as service, client(service, "/spin42") as ws:
+        await ws.send(event("u1", "voltage", 1))
+        await ws.send(event("u1", "voltage", 2, hardware="spin07"))
+        await ws.ask(request("u1", "indicators"), 1)
     stored = SqliteStore(tmp_path).events_of("u1")
     assert [row.hardware for row in stored] == ["spin42", "spin07"]
