@@ -290,6 +290,12 @@ def import_detail(size: int, lines: int, **more: Any) -> str:
     return orjson.dumps({"size": size, "lines": lines, **more}).decode()
 
 
+def file_detail(file: LegacyFile, **more: Any) -> str:
+    """The import detail of a file that is recorded without being parsed."""
+    data = _read_bytes(file.path)
+    return import_detail(len(data), len(data.splitlines()), **more)
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()

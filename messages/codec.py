@@ -188,7 +188,12 @@ def decode(frame: str | bytes) -> InboundMessage:
         user=_readable_user(raw),
         request_id=_readable_request_id(raw),
         message_type=raw["type"] if raw.get("type") in MESSAGE_TYPES else None,
+        is_reply=raw.get("type") in REPLY_TYPES,
     ) from None
+
+
+# What we (or another analytics instance on a relay) send: never inbound.
+REPLY_TYPES = ("response", "error")
 
 
 def _select_structurer(raw: dict[str, Any]) -> tuple[_Structurer | None, str]:

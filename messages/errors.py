@@ -64,6 +64,8 @@ class DecodeError(Exception):
         message_type: the frame's ``type`` if it is a known tag, else
             ``None``. In relay mode only requests are answered with errors,
             so the actor needs to know whether the bad frame was one.
+        is_reply: the frame is a ``response`` or ``error``: on a relay,
+            another client's reply, to be ignored rather than answered.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class DecodeError(Exception):
         user: str | None = None,
         request_id: str | int | None = None,
         message_type: str | None = None,
+        is_reply: bool = False,
     ) -> None:
         self.code = code
         self.problems = problems
@@ -81,6 +84,7 @@ class DecodeError(Exception):
         self.user = user
         self.request_id = request_id
         self.message_type = message_type
+        self.is_reply = is_reply
         super().__init__(self.message)
 
     def __repr__(self) -> str:

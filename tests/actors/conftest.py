@@ -10,10 +10,11 @@ from typing import Any
 
 import attrs
 import trio
-from trio_websocket import WebSocketConnection, wrap_client_stream
+from trio_websocket import WebSocketConnection
 
 from actors.service import Service, serve
 from actors.settings import Settings
+from actors.wsclient import open_client
 
 
 def service_settings(data: Path, **overrides: Any) -> Settings:
@@ -34,23 +35,8 @@ async def running_service(settings: Settings) -> AsyncIterator[Service]:
 
 @asynccontextmanager
 async def client(service: Service, path: str = "/spin30") -> AsyncIterator[Client]:
-    """A WebSocket client on its own TCP stream.
-
-    We open and close the stream ourselves: trio-websocket 0.12.2's client
-    leaves its socket open when the server closes the connection (reproduced
-    in isolation), which pytest reports as an unclosed-socket error.
-    """
-    stream = await trio.open_tcp_stream("127.0.0.1", service.hub_port)
-    try:
-        async with trio.open_nursery() as nursery:
-            ws = await wrap_client_stream(nursery, stream, "127.0.0.1", path)
-            try:
-                yield Client(ws)
-            finally:
-                with trio.move_on_after(2, shield=True):
-                    await ws.aclose()
-    finally:
-        await stream.aclose()
+    async with open_client(f"ws://127.0.0.1:{service.hub_port}{path}") as ws:
+        yield Client(ws)
 
 
 @attrs.define
