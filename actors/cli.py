@@ -23,7 +23,14 @@ import attrs
 import trio
 
 from actors.logs import configure_logging
-from actors.settings import Settings, SettingsError, describe, env_name, load_settings
+from actors.settings import (
+    Settings,
+    SettingsError,
+    describe,
+    env_name,
+    load_settings,
+    split_address,
+)
 
 log = logging.getLogger("learning_analytics")
 
@@ -60,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(serve)
     config = commands.add_parser("config", help="print the effective configuration as JSON")
     _add_setting_flags(config)
+    relay = commands.add_parser("relay", help="run a test relay (frames fan out per URL path)")
+    relay.add_argument("--listen", dest="relay_listen", default="127.0.0.1:9100")
     legacy = commands.add_parser("import-legacy", help="import an old service's data directory")
     legacy.add_argument("path", type=Path, help="directory of the old service's files")
     legacy.add_argument(
@@ -77,6 +86,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level.upper())
+    if args.command == "relay":
+        return run_relay(args.relay_listen)
     try:
         settings = settings_from(args)
     except SettingsError as exc:
@@ -102,6 +113,19 @@ def run_serve(settings: Settings) -> int:
     except Exception as exc:
         log.critical("service.failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         return EXIT_STARTUP
+    return 0
+
+
+def run_relay(listen: str) -> int:
+    from actors.broadcast_relay import BroadcastRelay  # noqa: PLC0415
+
+    address = split_address(listen)
+    if address is None:
+        return EXIT_USAGE
+    try:
+        trio.run(BroadcastRelay().serve, *address)
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 

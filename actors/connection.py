@@ -109,6 +109,8 @@ async def _read_loop(
         try:
             message = decode(frame)
         except DecodeError as error:
+            if error.is_reply:
+                continue  # another client's reply, echoed by a relay: not for us
             if rules.answer_event_errors or error.message_type == Request.TYPE:
                 outbox.put(encode_error(error))
             log.info("frame.rejected", extra={"connection": outbox.name, "code": error.code})

@@ -187,19 +187,7 @@ def _read_course(user: str, files: CourseFiles, catalog: Catalog, *, first_seq: 
         read.sources.append((files.feedback.name, feedback_read.detail))
         for row in feedback:
             seq = first_seq + len(read.events)
-            read.events.append(
-                EventRow(
-                    seq,
-                    user,
-                    "feedback",
-                    files.exp,
-                    files.course,
-                    row.hardware,
-                    row.t,
-                    row.t,
-                    row.payload(),
-                )
-            )
+            read.events.append(_feedback_event(seq, user, files, row))
     if course is None:
         if files.adjacency is not None:
             why = f"course {files.exp}-{files.course} is not defined"
@@ -233,6 +221,11 @@ def _event_row(seq: int, message: Event) -> EventRow:
         message.t,  # received_ms: unknown; t is the best estimate (module docstring)
         payload_json(message),
     )
+
+
+def _feedback_event(seq: int, user: str, files: CourseFiles, row: FeedbackRow) -> EventRow:
+    exp, course = files.exp, files.course
+    return EventRow(seq, user, "feedback", exp, course, row.hardware, row.t, row.t, row.payload())
 
 
 # --- The CLI's import --------------------------------------------------------------

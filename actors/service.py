@@ -12,13 +12,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
+from functools import partial
 
 import attrs
 import trio
 
 from actors.connection import ConnectionRules, Router
+from actors.endpoints import Endpoints
+from actors.http import serve_http
 from actors.hub import Hub
 from actors.pool import Job, run_worker
+from actors.relay import Backoff, StreamState, follow_stream, relay_rules
 from actors.sessions import Shard
 from actors.settings import Settings
 from actors.store import SqliteStore
@@ -39,6 +43,8 @@ class Service:
     shards: list[Shard]
     hub: Hub | None = None
     hub_port: int | None = None
+    relays: list[StreamState] = attrs.field(factory=list)
+    http_port: int | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
     def stop(self) -> None:
@@ -136,11 +142,30 @@ async def _serve_front(
                     router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
                 )
                 service.hub_port = await listeners.start(service.hub.run, connections)
+            if settings.http_address is not None:
+                endpoints = Endpoints(service, public_ws_url=settings.public_ws_url)
+                service.http_port = await listeners.start(
+                    serve_http, endpoints, *settings.http_address
+                )
+            backoff = Backoff(settings.relay_backoff_first_s, settings.relay_backoff_max_s)
+            for url in settings.connect:
+                state = StreamState(url)
+                service.relays.append(state)
+                listeners.start_soon(
+                    partial(
+                        follow_stream,
+                        state,
+                        router=router,
+                        rules=relay_rules(settings.outbound_size, settings.send_timeout_s),
+                        backoff=backoff,
+                        max_frame_bytes=settings.max_frame_bytes,
+                    )
+                )
             task_status.started(service)
             log.info("service.started", extra={"courses": len(service.catalog.courses)})
             await service._stop.wait()
             log.info("service.stopping")
-            listeners.cancel_scope.cancel()  # stop accepting
+            listeners.cancel_scope.cancel()  # stop accepting, leave the relays
         connections.cancel_scope.deadline = trio.current_time() + settings.grace_s
         if service.hub is not None:
             await service.hub.drain()

@@ -42,6 +42,9 @@ class Settings:
     listen: str | None = attrs.field(default="127.0.0.1:8000", validator=_address)
     connect: tuple[str, ...] = ()
     http_listen: str | None = attrs.field(default=None, validator=_address)
+    # What POST /session/<stream> answers when a proxy fronts the hub
+    # (e.g. wss://lab.example.org/analytics); else ws://<Host>:<hub port>.
+    public_ws_url: str | None = None
     data_path: Path = Path("./data")
     comparison_graphs: Path | None = None
     workers: int = attrs.field(default=2, validator=_positive)
@@ -56,6 +59,8 @@ class Settings:
     send_timeout_s: float = attrs.field(default=10.0, validator=_positive)
     max_buffered_events: int = attrs.field(default=200_000, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)
+    relay_backoff_first_s: float = attrs.field(default=0.1, validator=_positive)
+    relay_backoff_max_s: float = attrs.field(default=10.0, validator=_positive)
 
     @property
     def listen_address(self) -> tuple[str, int] | None:
@@ -115,7 +120,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Setti
     if values.get("connect") and "listen" not in values:
         values["listen"] = None
     for name, value in values.items():
-        if value == "" and name in ("listen", "http_listen", "comparison_graphs"):
+        if value == "" and name in ("listen", "http_listen", "comparison_graphs", "public_ws_url"):
             values[name] = None
     types = {field.name: field.type for field in attrs.fields(Settings)}
     structured: dict[str, Any] = {}
