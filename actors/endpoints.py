@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from actors.http import HttpRequest, HttpResponse
+from actors.http_listener import HttpRequest, HttpResponse
 from messages import check_hardware
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import trio
 
 from actors.connection import ConnectionRules, Router
 from actors.endpoints import Endpoints
-from actors.http import serve_http
+from actors.http_listener import serve_http
 from actors.hub import Hub
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream, relay_rules
