@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,23 @@ async def running_service(settings: Settings) -> AsyncIterator[Service]:
 
 @asynccontextmanager
 async def client(service: Service, path: str = "/spin30") -> AsyncIterator[Client]:
-    async with open_client(f"ws://127.0.0.1:{service.hub_port}{path}") as ws:
+    """A client of the service's hub."""
+    async with connect(f"ws://127.0.0.1:{service.hub_port}{path}") as ws:
+        yield ws
+
+
+@asynccontextmanager
+async def connect(url: str) -> AsyncIterator[Client]:
+    """A client of any WebSocket URL (the hub, a relay stream)."""
+    async with open_client(url) as ws:
         yield Client(ws)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds; fails the test after ``timeout_s``."""
+    with trio.fail_after(timeout_s):
+        while not predicate():
+            await trio.sleep(0.01)
 
 
 @attrs.define
