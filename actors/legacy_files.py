@@ -25,10 +25,11 @@ Log lines accepted, one JSON object per line:
    ``feedback``, validated by ``messages.decode``. ``user``, ``exp``,
    ``course`` and ``hardware`` that are missing or null are taken from the
    file name;
-2. a flat line ``{"t", "hardware", "log", ...}`` (neither ``type`` nor
-   ``payload``): an ``analytics`` command. Keys other than ``user``, ``t``,
-   ``exp``, ``course``, ``hardware`` become its payload, so ``data`` and any
-   extra key are kept.
+2. a flat line ``{"t", "hardware", "log", ...}`` (no ``payload``, as the
+   old converter read them): an ``analytics`` command, or the frame type its
+   ``type`` key names. Keys other than ``user``, ``t``, ``type``, ``exp``,
+   ``course``, ``hardware`` become its payload, so ``data`` and any extra key
+   are kept.
 
 Blank lines are skipped. Any other line is a problem (``"<file>: line N:
 why"``) and is not imported: not JSON or not an object, a frame that fails
@@ -49,6 +50,7 @@ serving process (a cold legacy user), where ``import pandas`` costs 32 MB.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -80,6 +82,7 @@ FEEDBACK_SUFFIX: Final = "-feedback.csv"
 LOG_SUFFIX: Final = ".json"
 # The envelope keys of a frame; in a flat line every other key is payload.
 ENVELOPE_KEYS: Final = frozenset({"user", "t", "exp", "course", "hardware"})
+_FLAT_NOT_PAYLOAD: Final = ENVELOPE_KEYS | {"type"}
 # A value echoed in a problem line is cut to this length.
 _ECHO_MAX_CHARS: Final = 40
 
@@ -311,7 +314,8 @@ def _shown(value: object) -> str:
 def read_log(file: LegacyFile) -> LogRead:
     """Every readable line of a log file; raises ``LegacyFileError`` if it cannot be read."""
     data = _read_bytes(file.path)
-    lines = data.splitlines()
+    # A BOM (an editor's save) would make line 1 unreadable; it is not part of the line.
+    lines = data.removeprefix(codecs.BOM_UTF8).splitlines()
     events: list[Event] = []
     problems: list[str] = []
     for number, line in enumerate(lines, 1):
@@ -331,12 +335,13 @@ def _log_event(line: bytes, file: LegacyFile) -> Event:
         raise _LineError(f"not JSON: {exc}") from None
     if type(raw) is not dict:
         raise _LineError("not a JSON object")
-    if "type" not in raw and "payload" not in raw:
+    if "payload" not in raw:
         if "log" not in raw:
-            raise _LineError("neither a UI frame (type, payload) nor a flat log line (t, log)")
-        payload = {key: value for key, value in raw.items() if key not in ENVELOPE_KEYS}
+            raise _LineError("no 'payload' (a UI frame) and no 'log' (a flat log line)")
+        payload = {key: value for key, value in raw.items() if key not in _FLAT_NOT_PAYLOAD}
+        frame_type = raw.get("type", "analytics")
         raw = {key: raw[key] for key in ENVELOPE_KEYS & raw.keys()}
-        raw |= {"type": "analytics", "payload": payload}
+        raw |= {"type": frame_type, "payload": payload}
     for key, expected in (("user", file.user), ("exp", file.exp), ("course", file.course)):
         value = raw.get(key)
         if value is None:

@@ -366,7 +366,7 @@ def format_report(report: ImportReport) -> str:
         f"legacy import from {report.directory}: {report.users} user(s) found",
         f"  imported: {report.imported} user(s), {report.events} event(s)",
         f"  skipped: {report.users_skipped} user(s) ({report.already_imported} already "
-        f"imported, {len(report.skipped)} with data in the store)",
+        f"imported, {len(report.skipped)} left alone, see below)",
         f"  failed: {len(report.failed)} user(s) (nothing written for them)",
         f"  problems: {len(report.problems)} line(s) or row(s) not imported as they stood",
     ]

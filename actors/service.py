@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from functools import partial
+from pathlib import Path
 
 import attrs
 import trio
@@ -21,6 +22,7 @@ from actors.connection import ConnectionRules, Router
 from actors.endpoints import Endpoints
 from actors.http_listener import serve_http
 from actors.hub import Hub
+from actors.legacy_files import LegacyFileError, has_legacy_files, scan_legacy
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream, relay_rules
 from actors.sessions import Shard
@@ -70,6 +72,7 @@ async def serve(
     """
     catalog = load_catalog(settings.comparison_graphs)
     store = await trio.to_thread.run_sync(SqliteStore, settings.data_path)
+    await _hint_at_legacy_files(settings.data_path, store)
     stop = trio.Event()
     # The receiver stays open until the very end: a second SIGTERM (systemd,
     # docker and uv all forward one) must not fall back to the default handler.
@@ -169,6 +172,31 @@ async def _serve_front(
         connections.cancel_scope.deadline = trio.current_time() + settings.grace_s
         if service.hub is not None:
             await service.hub.drain()
+
+
+async def _hint_at_legacy_files(data: Path, store: SqliteStore) -> None:
+    """Old deployments share DATA_PATH with the old service's files: say so, once."""
+
+    def not_imported() -> int:
+        if not has_legacy_files(data):
+            return 0
+        index = scan_legacy(data)
+        return sum(1 for user in index.users for f in user.files if not store.imported(f.name))
+
+    try:
+        pending = await trio.to_thread.run_sync(not_imported)
+    except (OSError, LegacyFileError) as exc:
+        log.warning("legacy.scan_failed", extra={"error": str(exc)})
+        return
+    if pending:
+        log.warning(
+            "legacy.files_not_imported",
+            extra={
+                "files": pending,
+                "command": f"learning-analytics import-legacy {data} --data {data}",
+                "note": "stop the service first; the import is idempotent",
+            },
+        )
 
 
 async def _stop_on_signals(received: AsyncIterator[int], stop: trio.Event) -> None:

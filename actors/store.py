@@ -9,18 +9,20 @@ would implement the same methods (DESIGN.md, "Scaling out").
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 import orjson
 
 DATABASE_NAME = "analytics.sqlite3"
+LOCK_NAME = "analytics.lock"
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -112,13 +114,23 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class StoreBusyError(StoreError):
+    """Another process writes this store (a running service, an import)."""
+
+
 class SqliteStore:
-    """Raw events and per-user progress snapshots in ``<data>/analytics.sqlite3``."""
+    """Raw events and per-user progress snapshots in ``<data>/analytics.sqlite3``.
+
+    Opening it takes an exclusive lock on ``<data>/analytics.lock`` for the
+    life of the object: event sequence numbers are allocated in the writing
+    process, so two writers (a service and an import) must never overlap.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / DATABASE_NAME
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _exclusive_lock(self.path.with_name(LOCK_NAME))
             self._writer = self._connect()
             with self._writer:
                 self._writer.executescript(SCHEMA)
@@ -127,6 +139,8 @@ class SqliteStore:
                     (str(SCHEMA_VERSION),),
                 )
             self._reader = self._connect()
+        except StoreBusyError:
+            raise
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         # sqlite3 connections may not be used by two threads at once.
@@ -157,10 +171,11 @@ class SqliteStore:
         try:
             with _transaction(self._writer) as cursor:
                 cursor.executemany(
-                    "INSERT INTO events (user, type, exp, course, hardware, t, received_ms,"
-                    " payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO events (seq, user, type, exp, course, hardware, t,"
+                    " received_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
+                            e.seq,
                             e.user,
                             e.type,
                             e.exp,
@@ -259,6 +274,21 @@ class SqliteStore:
         self._writer.close()
         with self._read_lock:
             self._reader.close()
+        self._lock.close()  # releases the flock
+
+
+def _exclusive_lock(path: Path) -> IO[bytes]:
+    """Hold an advisory lock on ``path``; raises ``StoreBusyError`` if another holds it."""
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreBusyError(
+            f"the store at {path.parent} is in use by another process "
+            "(a running service or an import): stop it first"
+        ) from None
+    return handle
 
 
 @contextmanager
