@@ -11,17 +11,28 @@ is cut off (close 1008), and nobody else ever waits for it.
 from __future__ import annotations
 
 import logging
+import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import attrs
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from actors.metrics import Metrics
 from actors.outbox import Outbox, open_outbox
 from actors.sessions import Delivery
 from actors.store import now_ms
-from messages import DecodeError, InboundMessage, Request, check_hardware, decode, encode_error
+from messages import (
+    AllFeedbackRequest,
+    DecodeError,
+    InboundMessage,
+    Request,
+    check_hardware,
+    decode,
+    encode_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +46,69 @@ class Router:
     def __init__(self, inboxes: Sequence[trio.MemorySendChannel[Delivery]]) -> None:
         self._inboxes = list(inboxes)
 
-    async def deliver(self, message: InboundMessage, outbox: Outbox) -> None:
+    async def deliver(self, message: InboundMessage, outbox: Outbox, reserved: int = 0) -> None:
         """Hand ``message`` to its shard; waits while that shard's inbox is full.
 
+        ``reserved``: outbox places held for the replies of a request.
         Raises ``trio.ClosedResourceError`` once the service is shutting down.
         """
         index = zlib.crc32(message.user.encode()) % len(self._inboxes)
-        await self._inboxes[index].send(Delivery(message, outbox, now_ms()))
+        await self._inboxes[index].send(
+            Delivery(message, outbox, now_ms(), trio.current_time(), reserved)
+        )
 
     async def aclose(self) -> None:
         for inbox in self._inboxes:
             await inbox.aclose()
 
 
+class Drain:
+    """A clean stop for connections: read what the client already sent, then close.
+
+    Once ``start``ed, a reader that waits more than ``idle_s`` for the next
+    frame gives up, so every frame a client sent before the stop is still
+    read and stored; the connection is then closed with 1001.
+    """
+
+    def __init__(self, idle_s: float = 0.1) -> None:
+        self.idle_s = idle_s
+        self.started = False
+        self._waiting: set[trio.CancelScope] = set()
+
+    def start(self) -> None:
+        self.started = True
+        deadline = trio.current_time() + self.idle_s
+        for scope in self._waiting:
+            scope.deadline = min(scope.deadline, deadline)
+
+    @contextmanager
+    def waiting(self) -> Iterator[trio.CancelScope]:
+        """A scope around one wait for a frame; cancelled when the drain runs dry."""
+        deadline = trio.current_time() + self.idle_s if self.started else math.inf
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._waiting.add(scope)
+            try:
+                yield scope
+            finally:
+                self._waiting.discard(scope)
+
+
 @attrs.frozen
 class ConnectionRules:
-    """How one kind of connection treats its frames."""
+    """How one kind of connection treats its frames, and where it counts them."""
 
     outbound_size: int
     send_timeout_s: float
+    metrics: Metrics
+    drain: Drain = attrs.field(factory=Drain)
     # Relay mode: everyone on the stream sees our replies, so only requests
     # get error replies, and other clients' responses are ignored.
     answer_event_errors: bool = True
+
+
+def replies_to(request: Request) -> int:
+    """How many frames answer ``request``: five for ``all_feedback``, else one."""
+    return 5 if isinstance(request.payload, AllFeedbackRequest) else 1
 
 
 def stream_of(path: str) -> str | None:
@@ -83,7 +135,7 @@ async def run_connection(
     """
     outbox, outgoing = open_outbox(rules.outbound_size, name)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_write_loop, ws, outgoing, outbox, rules.send_timeout_s)
+        nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
             await _read_loop(ws, stream, outbox, router, rules)
         finally:
@@ -99,10 +151,13 @@ async def _read_loop(
     rules: ConnectionRules,
 ) -> None:
     while True:
-        try:
-            frame = await ws.get_message()
-        except ConnectionClosed:
-            return
+        with rules.drain.waiting() as drained:
+            try:
+                frame = await ws.get_message()
+            except ConnectionClosed:
+                return
+        if drained.cancelled_caught:
+            return  # stopping, and the client has nothing more in flight
         if isinstance(frame, bytes):
             await close_quickly(ws, CLOSE_UNSUPPORTED, "text frames only")
             return
@@ -113,12 +168,18 @@ async def _read_loop(
                 continue  # another client's reply, echoed by a relay: not for us
             if rules.answer_event_errors or error.message_type == Request.TYPE:
                 outbox.put(encode_error(error))
+                rules.metrics.error_replies.labels(error.code).inc()
             log.info("frame.rejected", extra={"connection": outbox.name, "code": error.code})
             continue
         if message.hardware is None and stream is not None:
             message = attrs.evolve(message, hardware=stream)
+        reserved = 0
+        if isinstance(message, Request):
+            reserved = replies_to(message)
+            if not await outbox.reserve(reserved, rules.send_timeout_s):
+                return  # the client does not read its replies: cut off by the writer
         try:
-            await router.deliver(message, outbox)
+            await router.deliver(message, outbox, reserved)
         except trio.ClosedResourceError:
             return  # the service is stopping
 
@@ -127,17 +188,19 @@ async def _write_loop(
     ws: WebSocketConnection,
     outgoing: trio.MemoryReceiveChannel[str],
     outbox: Outbox,
-    send_timeout_s: float,
+    rules: ConnectionRules,
 ) -> None:
     async with outgoing:
         try:
             async for text in outgoing:
                 if outbox.overflowed:
                     break
-                with trio.move_on_after(send_timeout_s) as deadline:
+                with trio.move_on_after(rules.send_timeout_s) as deadline:
                     await ws.send_message(text)
+                outbox.taken()
                 if deadline.cancelled_caught:
                     log.warning("connection.send_timeout", extra={"connection": outbox.name})
+                    rules.metrics.slow_clients.inc()
                     await close_quickly(
                         ws, CLOSE_POLICY, "send timed out: the client is not reading"
                     )
@@ -145,6 +208,7 @@ async def _write_loop(
         except ConnectionClosed:
             return
     if outbox.overflowed:
+        rules.metrics.slow_clients.inc()
         await close_quickly(ws, CLOSE_POLICY, "outbound queue full: the client is not reading")
 
 

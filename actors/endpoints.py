@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from actors.http_listener import HttpRequest, HttpResponse
 
@@ -48,6 +49,9 @@ class Endpoints:
             return _json(200, {"alive": True})
         if request.path == "/readyz" and request.method in ("GET", "HEAD"):
             return self._readiness()
+        if request.path == "/metrics" and request.method in ("GET", "HEAD"):
+            body = self._service.metrics.render(self._service)
+            return HttpResponse(200, body, content_type=CONTENT_TYPE_LATEST)
         if request.path.startswith("/session/"):
             return self._access(request)
         return _json(404, {"error": f"no route {request.method} {request.path}"})

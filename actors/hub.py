@@ -47,6 +47,7 @@ class Hub:
         self._numbers = itertools.count(1)
         self.connections: set[WebSocketConnection] = set()
         self.accepted = 0
+        self._all_closed = trio.Event()
 
     async def run(
         self,
@@ -94,11 +95,20 @@ class Hub:
         except Exception:
             log.exception("connection.crashed", extra={"connection": name})
             await close_quickly(ws, CLOSE_INTERNAL_ERROR, "internal error")
+        else:
+            if self._rules.drain.started:
+                await close_quickly(ws, CLOSE_GOING_AWAY, "service stopping")
         finally:
             self.connections.discard(ws)
+            if not self.connections:
+                self._all_closed.set()
 
     async def drain(self) -> None:
-        """Close every open connection with 1001 (going away), all at once."""
-        async with trio.open_nursery() as nursery:
-            for ws in list(self.connections):
-                nursery.start_soon(close_quickly, ws, CLOSE_GOING_AWAY, "service stopping")
+        """Read what every client already sent, then close each with 1001 (going away).
+
+        Returns when no accepted connection is left; the caller bounds it.
+        """
+        self._rules.drain.start()
+        if self.connections:
+            self._all_closed = trio.Event()
+            await self._all_closed.wait()

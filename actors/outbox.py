@@ -12,20 +12,27 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Where replies to one connection are put; never blocks whoever puts.
 
-    A full queue means the client stopped reading: the outbox closes itself,
-    the connection's writer sees ``overflowed`` and cuts the client off, and
-    nobody else ever waits for it. Puts after that are dropped silently (the
-    client is gone).
+    The connection's reader ``reserve``s room for a request's replies before
+    handing the request on, so a client that pipelines requests but reads
+    every reply is simply read more slowly (backpressure), while the workers
+    that ``put`` replies never wait. A client that stops reading leaves no
+    room: ``reserve`` times out, or a put finds the queue full, and the client
+    is cut off (``overflowed``) without anyone else waiting for it.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[str], name: str) -> None:
+    def __init__(self, send: trio.MemorySendChannel[str], capacity: int, name: str) -> None:
         self._send = send
+        self.capacity = capacity
         self.name = name
         self.overflowed = False
         self.sent = 0
+        self._reserved = 0
+        self._room = trio.Event()
 
-    def put(self, text: str) -> bool:
-        """Queue ``text``; False if the client is gone or was just cut off."""
+    def put(self, text: str, *, reserved: bool = False) -> bool:
+        """Queue ``text`` (using one reserved place if ``reserved``); False if gone or cut off."""
+        if reserved:
+            self.release(1)
         try:
             self._send.send_nowait(text)
         except trio.WouldBlock:
@@ -35,14 +42,46 @@ class Outbox:
             return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
-        self.sent += 1
         return True
+
+    async def reserve(self, places: int, timeout_s: float) -> bool:
+        """Wait until ``places`` replies fit, then hold them; False if the client is not reading.
+
+        On False the outbox is marked ``overflowed`` and closed.
+        """
+        places = min(places, self.capacity)
+        with trio.move_on_after(timeout_s):
+            while self._queued() + self._reserved + places > self.capacity:
+                if self.overflowed:
+                    return False
+                self._room = trio.Event()
+                await self._room.wait()
+            self._reserved += places
+            return True
+        self.overflowed = True
+        log.warning("connection.slow_client", extra={"connection": self.name})
+        self._send.close()
+        return False
+
+    def release(self, places: int) -> None:
+        """Give back reserved places a request did not use (an error reply instead of five)."""
+        self._reserved = max(0, self._reserved - places)
+        self._room.set()
+
+    def taken(self) -> None:
+        """The writer sent one frame: there is room again."""
+        self.sent += 1
+        self._room.set()
 
     def close(self) -> None:
         self._send.close()
+        self._room.set()
+
+    def _queued(self) -> int:
+        return self._send.statistics().current_buffer_used
 
 
 def open_outbox(size: int, name: str) -> tuple[Outbox, trio.MemoryReceiveChannel[str]]:
     """An outbox holding at most ``size`` frames, and the receiving end for the writer."""
     send, receive = trio.open_memory_channel[str](size)
-    return Outbox(send, name), receive
+    return Outbox(send, size, name), receive

@@ -7,6 +7,7 @@ import logging
 import attrs
 import trio
 
+from actors.metrics import Metrics
 from actors.outbox import Outbox
 from analytics.course_view import StudentSnapshot
 from analytics.replies import Replier
@@ -22,9 +23,13 @@ class Job:
     request: Request
     snapshot: StudentSnapshot | None
     outbox: Outbox
+    received_at: float  # trio clock when the request was read
+    reserved: int = 0  # outbox places the connection holds for these replies
 
 
-async def run_worker(jobs: trio.MemoryReceiveChannel[Job], replier: Replier) -> None:
+async def run_worker(
+    jobs: trio.MemoryReceiveChannel[Job], replier: Replier, metrics: Metrics
+) -> None:
     """Answer jobs until the job channel is closed and drained.
 
     Owns its clone of ``jobs`` and closes it when done. Replies are computed
@@ -35,23 +40,30 @@ async def run_worker(jobs: trio.MemoryReceiveChannel[Job], replier: Replier) -> 
     async with jobs:
         async for job in jobs:
             try:
-                frames = [encode(reply) for reply in replier.answer(job.request, job.snapshot)]
+                replies = replier.answer(job.request, job.snapshot)
+                frames = [encode(reply) for reply in replies]
             except Exception:
                 log.exception(
                     "request.failed", extra={"user": job.request.user, "content": _content(job)}
                 )
-                frames = [
-                    encode(
-                        ErrorReply(
-                            ErrorCode.INTERNAL_ERROR,
-                            "the reply could not be computed; the error is logged",
-                            user=job.request.user,
-                            id=job.request.id,
-                        )
+                replies = [
+                    ErrorReply(
+                        ErrorCode.INTERNAL_ERROR,
+                        "the reply could not be computed; the error is logged",
+                        user=job.request.user,
+                        id=job.request.id,
                     )
                 ]
-            for frame in frames:
-                job.outbox.put(frame)
+                frames = [encode(reply) for reply in replies]
+            for number, frame in enumerate(frames):
+                job.outbox.put(frame, reserved=number < job.reserved)
+            job.outbox.release(job.reserved - len(frames))
+            for reply in replies:
+                if isinstance(reply, ErrorReply):
+                    metrics.error_replies.labels(reply.code).inc()
+            metrics.request_latency.labels(_content(job)).observe(
+                trio.current_time() - job.received_at
+            )
 
 
 def _content(job: Job) -> str:

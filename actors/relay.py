@@ -63,7 +63,7 @@ async def follow_stream(
     max_frame_bytes: int,
     rng: random.Random | None = None,
 ) -> None:
-    """Serve one relay stream, reconnecting after every loss; runs until cancelled.
+    """Serve one relay stream, reconnecting after every loss, until the service drains.
 
     Never raises because the relay vanished, refused us or sent garbage: each
     of those is logged, counted in ``state`` and followed by a backoff.
@@ -86,16 +86,17 @@ async def follow_stream(
         delay = backoff.delay(state.failures, rng)
         state.failures += 1
         state.retry_at = trio.current_time() + delay
+        if rules.drain.started:
+            return  # the service is stopping: do not come back
         log.warning(
             "relay.disconnected",
             extra={"url": state.url, "error": reason, "retry_in_s": round(delay, 3)},
         )
-        await trio.sleep(delay)
+        with rules.drain.waiting():  # a stop ends the wait at once
+            await trio.sleep(delay)
+        if rules.drain.started:
+            return
 
 
 def _close_reason(closed: object) -> str:
     return f"closed: {closed}" if closed is not None else "closed"
-
-
-def relay_rules(outbound_size: int, send_timeout_s: float) -> ConnectionRules:
-    return ConnectionRules(outbound_size, send_timeout_s, answer_event_errors=False)

@@ -23,8 +23,9 @@ from actors.endpoints import Endpoints
 from actors.http_listener import serve_http
 from actors.hub import Hub
 from actors.legacy_files import LegacyFileError, has_legacy_files, scan_legacy
+from actors.metrics import Metrics
 from actors.pool import Job, run_worker
-from actors.relay import Backoff, StreamState, follow_stream, relay_rules
+from actors.relay import Backoff, StreamState, follow_stream
 from actors.sessions import Shard
 from actors.settings import Settings
 from actors.store import SqliteStore
@@ -46,6 +47,7 @@ class Service:
     hub: Hub | None = None
     hub_port: int | None = None
     relays: list[StreamState] = attrs.field(factory=list)
+    metrics: Metrics = attrs.field(factory=Metrics)
     http_port: int | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
@@ -102,13 +104,15 @@ async def _run(
         snapshot_interval_s=settings.snapshot_interval_s,
         max_buffered_events=settings.max_buffered_events,
     )
+    metrics = Metrics()
+    writer.on_commit = metrics.record_commit
     async with trio.open_nursery() as root:
         await root.start(writer.run)
         jobs_send, jobs_receive = trio.open_memory_channel[Job](settings.jobs_size)
         async with trio.open_nursery() as workers:
             async with jobs_receive:
                 for _ in range(settings.workers):
-                    workers.start_soon(run_worker, jobs_receive.clone(), replier)
+                    workers.start_soon(run_worker, jobs_receive.clone(), replier, metrics)
             shards = [
                 Shard(
                     name=f"shard-{index}",
@@ -116,10 +120,11 @@ async def _run(
                     writer=writer,
                     jobs=jobs_send,
                     idle_timeout_s=settings.idle_timeout_s,
+                    metrics=metrics,
                 )
                 for index in range(settings.shards)
             ]
-            service = Service(settings, catalog, writer, shards, stop=stop)
+            service = Service(settings, catalog, writer, shards, stop=stop, metrics=metrics)
             async with trio.open_nursery() as sessions:
                 router = Router(
                     [await sessions.start(shard.run, settings.inbox_size) for shard in shards]
@@ -134,44 +139,70 @@ async def _run(
 async def _serve_front(
     service: Service, router: Router, task_status: trio.TaskStatus[Service]
 ) -> None:
-    """Accept connections until asked to stop, then close them all within the grace time."""
+    """Accept connections until asked to stop, then drain them within the grace time.
+
+    Hub connections run in ``connections``, relay followers in ``relays``;
+    the listeners are cancelled first (no new clients), then every
+    connection reads what its client already sent and closes (1001).
+    """
     settings = service.settings
-    rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s)
+    rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s, service.metrics)
     async with trio.open_nursery() as connections:
-        async with trio.open_nursery() as listeners:
-            if settings.listen_address is not None:
-                host, port = settings.listen_address
-                service.hub = Hub(
-                    router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
-                )
-                service.hub_port = await listeners.start(service.hub.run, connections)
-            if settings.http_address is not None:
-                endpoints = Endpoints(service, public_ws_url=settings.public_ws_url)
-                service.http_port = await listeners.start(
-                    serve_http, endpoints, *settings.http_address
-                )
-            backoff = Backoff(settings.relay_backoff_first_s, settings.relay_backoff_max_s)
-            for url in settings.connect:
-                state = StreamState(url)
-                service.relays.append(state)
-                listeners.start_soon(
-                    partial(
-                        follow_stream,
-                        state,
-                        router=router,
-                        rules=relay_rules(settings.outbound_size, settings.send_timeout_s),
-                        backoff=backoff,
-                        max_frame_bytes=settings.max_frame_bytes,
-                    )
-                )
-            task_status.started(service)
-            log.info("service.started", extra={"courses": len(service.catalog.courses)})
-            await service._stop.wait()
-            log.info("service.stopping")
-            listeners.cancel_scope.cancel()  # stop accepting, leave the relays
-        connections.cancel_scope.deadline = trio.current_time() + settings.grace_s
-        if service.hub is not None:
-            await service.hub.drain()
+        async with trio.open_nursery() as relays:
+            async with trio.open_nursery() as listeners:
+                await _start_listeners(service, router, rules, listeners, connections)
+                _start_relays(service, router, rules, relays)
+                task_status.started(service)
+                log.info("service.started", extra={"courses": len(service.catalog.courses)})
+                await service._stop.wait()
+                log.info("service.stopping")
+                listeners.cancel_scope.cancel()  # stop accepting
+            deadline = trio.current_time() + settings.grace_s
+            connections.cancel_scope.deadline = relays.cancel_scope.deadline = deadline
+            rules.drain.start()
+            if service.hub is not None:
+                await service.hub.drain()
+        # Everything accepted is closed; handshakes still pending are dropped.
+        connections.cancel_scope.cancel()
+
+
+async def _start_listeners(
+    service: Service,
+    router: Router,
+    rules: ConnectionRules,
+    listeners: trio.Nursery,
+    connections: trio.Nursery,
+) -> None:
+    settings = service.settings
+    if settings.listen_address is not None:
+        host, port = settings.listen_address
+        service.hub = Hub(
+            router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
+        )
+        service.hub_port = await listeners.start(service.hub.run, connections)
+    if settings.http_address is not None:
+        endpoints = Endpoints(service, public_ws_url=settings.public_ws_url)
+        service.http_port = await listeners.start(serve_http, endpoints, *settings.http_address)
+
+
+def _start_relays(
+    service: Service, router: Router, rules: ConnectionRules, relays: trio.Nursery
+) -> None:
+    settings = service.settings
+    backoff = Backoff(settings.relay_backoff_first_s, settings.relay_backoff_max_s)
+    for url in settings.connect:
+        state = StreamState(url)
+        service.relays.append(state)
+        relays.start_soon(
+            partial(
+                follow_stream,
+                state,
+                router=router,
+                rules=attrs.evolve(rules, answer_event_errors=False),
+                backoff=backoff,
+                max_frame_bytes=settings.max_frame_bytes,
+            )
+        )
 
 
 async def _hint_at_legacy_files(data: Path, store: SqliteStore) -> None:

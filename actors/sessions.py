@@ -18,6 +18,7 @@ import attrs
 import orjson
 import trio
 
+from actors.metrics import Metrics
 from actors.outbox import Outbox
 from actors.pool import Job
 from actors.store import EventRow, ProgressRow, SqliteStore
@@ -48,7 +49,9 @@ class Delivery:
 
     message: InboundMessage
     outbox: Outbox
-    received_ms: int
+    received_ms: int  # wall clock, stored with the event
+    received_at: float  # trio clock, for latency
+    reserved: int = 0  # outbox places held for a request's replies
 
 
 class UserSession:
@@ -134,8 +137,10 @@ class Shard:
         writer: StoreWriter,
         jobs: trio.MemorySendChannel[Job],
         idle_timeout_s: float,
+        metrics: Metrics,
     ) -> None:
         self.name = name
+        self._metrics = metrics
         self._catalog = catalog
         self._writer = writer
         self._jobs = jobs
@@ -223,7 +228,7 @@ class Shard:
         for delivery in deliveries:
             message = delivery.message
             if isinstance(message, Request):
-                _refuse(delivery, ErrorCode.INTERNAL_ERROR, "this user's state is unavailable")
+                self._refuse(delivery, ErrorCode.INTERNAL_ERROR, "this user's state is unavailable")
             else:
                 seq = self._writer.append(_row_maker(delivery))
                 self._recovering[user] = seq
@@ -233,8 +238,10 @@ class Shard:
         message = delivery.message
         try:
             if isinstance(message, Request):
-                self._ask(session, message, delivery.outbox)
+                self._metrics.requests.labels(type(message.payload).CONTENT).inc()
+                self._ask(session, message, delivery)
             else:
+                self._metrics.events.labels(message.TYPE).inc()
                 # Stored first: an event is kept even if applying it fails.
                 session.last_seq = self._writer.append(_row_maker(delivery))
                 session.progress.apply(message)
@@ -242,21 +249,34 @@ class Shard:
         except Exception:
             self._crash(session, delivery)
 
-    def _ask(self, session: UserSession, request: Request, outbox: Outbox) -> None:
+    def _ask(self, session: UserSession, request: Request, delivery: Delivery) -> None:
         snapshot = session.progress.snapshot(request.exp, request.course)
         try:
-            self._jobs.send_nowait(Job(request, snapshot, outbox))
+            self._jobs.send_nowait(
+                Job(request, snapshot, delivery.outbox, delivery.received_at, delivery.reserved)
+            )
         except trio.WouldBlock:
-            _refuse_request(request, outbox, ErrorCode.OVERLOADED, "too many requests in flight")
+            self._refuse(delivery, ErrorCode.OVERLOADED, "too many requests in flight")
 
     def _crash(self, session: UserSession, delivery: Delivery) -> None:
         self.crashes += 1
+        self._metrics.session_crashes.inc()
         log.exception("session.crashed", extra={"user": session.user, "shard": self.name})
         del self.sessions[session.user]
         self._writer.forget(session)
         self._recovering[session.user] = session.last_seq
         if isinstance(delivery.message, Request):
-            _refuse(delivery, ErrorCode.INTERNAL_ERROR, "this request failed; the error is logged")
+            self._refuse(
+                delivery, ErrorCode.INTERNAL_ERROR, "this request failed; the error is logged"
+            )
+
+    def _refuse(self, delivery: Delivery, code: ErrorCode, message: str) -> None:
+        request = delivery.message
+        assert isinstance(request, Request)
+        reply = encode(ErrorReply(code, message, user=request.user, id=request.id))
+        delivery.outbox.put(reply, reserved=delivery.reserved > 0)
+        delivery.outbox.release(delivery.reserved - 1)
+        self._metrics.error_replies.labels(code).inc()
 
     async def _evict_idle(self) -> None:
         """Drop sessions idle for ``idle_timeout_s`` once their state is on disk."""
@@ -292,13 +312,3 @@ def _row_maker(delivery: Delivery) -> Callable[[int], EventRow]:
         )
 
     return row
-
-
-def _refuse(delivery: Delivery, code: ErrorCode, message: str) -> None:
-    request = delivery.message
-    assert isinstance(request, Request)
-    _refuse_request(request, delivery.outbox, code, message)
-
-
-def _refuse_request(request: Request, outbox: Outbox, code: ErrorCode, message: str) -> None:
-    outbox.put(encode(ErrorReply(code, message, user=request.user, id=request.id)))

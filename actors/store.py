@@ -270,6 +270,12 @@ class SqliteStore:
             ).fetchone()
         return row is not None
 
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._writer.close()
         with self._read_lock:

@@ -18,11 +18,8 @@ SESSIONS = read_jsonl(GOLDEN / "wire_sessions.jsonl")
 
 def stored_events(data) -> int:
     """Events on disk, read by a fresh connection after the service stopped."""
-    store = SqliteStore(data)
-    try:
+    with SqliteStore(data) as store:
         return store.count_events()
-    finally:
-        store.close()
 
 
 async def play(service, session: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -160,5 +157,6 @@ async def test_the_path_names_the_hardware_when_a_frame_has_none(tmp_path) -> No
         await ws.send(event("u1", "voltage", 1))
         await ws.send(event("u1", "voltage", 2, hardware="spin07"))
         await ws.ask(request("u1", "indicators"), 1)
-    stored = SqliteStore(tmp_path).events_of("u1")
+    with SqliteStore(tmp_path) as store:
+        stored = store.events_of("u1")
     assert [row.hardware for row in stored] == ["spin42", "spin07"]

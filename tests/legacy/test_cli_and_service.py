@@ -15,11 +15,8 @@ from tests.legacy.conftest import Legacy, expected_counter
 
 
 def count_events(data) -> int:
-    store = SqliteStore(data)
-    try:
+    with SqliteStore(data) as store:
         return store.count_events()
-    finally:
-        store.close()
 
 
 def test_the_command_imports_once_and_a_rerun_changes_nothing(
