@@ -1,0 +1,99 @@
+"""The ops surface: metrics, configuration, logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import trio
+
+from actors.cli import main
+from actors.logs import configure_logging
+from tests.actors.conftest import client, event, request, running_service, service_settings
+from tests.actors.test_relay import http_call
+
+SECRET_USER = "3f2a4c1e-9b7d-4e0a-8c51-2d6f0e9a7b13"
+
+
+async def test_metrics_count_what_happened_and_never_name_a_user(tmp_path) -> None:
+    settings = service_settings(tmp_path, http_listen="127.0.0.1:0", flush_interval_s=0.01)
+    async with running_service(settings) as service, client(service) as ws:
+        for t, log in enumerate(["voltage", "speed", "position"]):
+            await ws.send(event(SECRET_USER, log, t))
+        await ws.ask(request(SECRET_USER, "all_feedback", graph="spinner-cie3-3"), 5)
+        await ws.ask(request(SECRET_USER, "indicators", course="nope"), 1)
+        await ws.ask("{broken", 1)
+        await trio.sleep(0.05)  # a commit window
+        status, headers, body = await trio.to_thread.run_sync(
+            http_call, service.http_port, "GET", "/metrics", {}
+        )
+    text = body.decode()
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain")
+    assert 'la_events_total{type="analytics"} 3.0' in text
+    assert 'la_requests_total{content="all_feedback"} 1.0' in text
+    assert 'la_error_replies_total{code="bad_json"} 1.0' in text
+    assert 'la_error_replies_total{code="unknown_course"} 1.0' in text
+    assert 'la_request_latency_seconds_count{content="all_feedback"} 1.0' in text
+    assert "la_store_commit_seconds_count" in text
+    assert "la_active_sessions 1.0" in text
+    assert 'la_connections{mode="hub"} 1.0' in text
+    assert "la_store_healthy 1.0" in text
+    assert SECRET_USER not in text
+
+
+def test_config_prints_the_effective_settings_with_flags_over_environment(
+    monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("DATA_PATH", "/srv/old")
+    monkeypatch.setenv("LA_WORKERS", "3")
+    monkeypatch.setenv("LOG_URL", "ws://relay.local/spin30, ws://relay.local/spin31")
+    assert main(["config", "--workers", "5"]) == 0
+    effective = json.loads(capsys.readouterr().out)
+    assert effective["data_path"] == "/srv/old"
+    assert effective["workers"] == 5
+    assert effective["connect"] == ["ws://relay.local/spin30", "ws://relay.local/spin31"]
+    assert effective["listen"] is None  # relay mode alone: no hub unless asked
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["config", "--workers", "many"], {}, "workers"),
+        (["config"], {"LA_FLUSH_INTERVAL_S": "-1"}, "LA_FLUSH_INTERVAL_S"),
+        (["serve", "--listen", "nowhere"], {}, "--listen"),
+    ],
+)
+def test_an_invalid_setting_stops_with_exit_code_2_naming_it(
+    argv, env, named, monkeypatch, capsys
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(argv) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_logs_are_json_lines_off_a_terminal() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        logging.getLogger("actors.test").warning("store.write_failed", extra={"error": "disk full"})
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("actors.test").exception("session.crashed", extra={"user": "u1"})
+    finally:
+        logging.getLogger().handlers.clear()
+    first, second = (
+        json.loads(line)
+        for line in stream.getvalue().splitlines()[:1]
+        + [stream.getvalue().split("\n", 1)[1].strip()]
+    )
+    assert first["event"] == "store.write_failed"
+    assert first["level"] == "warning"
+    assert first["error"] == "disk full"
+    assert second["event"] == "session.crashed"
+    assert second["user"] == "u1"
+    assert "RuntimeError: boom" in second["exc"]
