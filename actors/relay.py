@@ -20,6 +20,8 @@ from actors.wsclient import open_client, split_ws_url
 
 log = logging.getLogger(__name__)
 
+STILL_FAILING_EVERY = 60
+
 
 @attrs.frozen
 class Backoff:
@@ -30,7 +32,7 @@ class Backoff:
     """
 
     first_s: float = 0.1
-    max_s: float = 10.0
+    max_s: float = 1.0
 
     def delay(self, failures: int, rng: random.Random) -> float:
         step = min(self.max_s, self.first_s * 2 ** min(failures, 32))
@@ -88,10 +90,17 @@ async def follow_stream(
         state.retry_at = trio.current_time() + delay
         if rules.drain.started:
             return  # the service is stopping: do not come back
-        log.warning(
-            "relay.disconnected",
-            extra={"url": state.url, "error": reason, "retry_in_s": round(delay, 3)},
-        )
+        # The first failure of a streak is news; the next ones only every minute or so.
+        if state.failures == 1 or state.failures % STILL_FAILING_EVERY == 0:
+            log.warning(
+                "relay.disconnected",
+                extra={
+                    "url": state.url,
+                    "error": reason,
+                    "failures": state.failures,
+                    "retry_in_s": round(delay, 3),
+                },
+            )
         with rules.drain.waiting():  # a stop ends the wait at once
             await trio.sleep(delay)
         if rules.drain.started:

@@ -60,7 +60,9 @@ class Settings:
     max_buffered_events: int = attrs.field(default=200_000, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)
     relay_backoff_first_s: float = attrs.field(default=0.1, validator=_positive)
-    relay_backoff_max_s: float = attrs.field(default=10.0, validator=_positive)
+    # A returning relay is answered within about this long; a dead one costs one
+    # refused connect per stream per period, which is nothing.
+    relay_backoff_max_s: float = attrs.field(default=1.0, validator=_positive)
 
     @property
     def listen_address(self) -> tuple[str, int] | None:

@@ -1,0 +1,270 @@
+"""A lab fleet in one process: 100 relay streams, 10,000 known users.
+
+1. Fills a fresh store with 10,000 users (snapshots and a few events each),
+   as a term's worth of students would leave it.
+2. Starts a test relay (``learning-analytics relay``) and the service in relay
+   mode following 100 streams (``--connect`` x 100), both as subprocesses.
+3. Wakes 1,000 of the known users (one request each, spread over the
+   streams), waits until idle eviction has sent them back to disk, and reads
+   the service's RSS (and its high-water mark) from /proc.
+4. On one active stream, a student works while a dashboard polls
+   ``all_feedback``: round-trip p50/p99 through the relay.
+5. Kills the relay (SIGKILL), starts it again on the same port, and times
+   how long until a request through it is answered again.
+
+    uv run python benchmarks/bench_relay_fleet.py [--streams 100] [--users 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+from trio_websocket import WebSocketConnection
+
+from actors.store import EventRow, ProgressRow, SqliteStore
+from actors.wsclient import open_client
+from analytics import UiEvent
+from analytics.progress import CourseProgress
+from courses import bundled_catalog
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"nothing listens on {port}") from None
+            time.sleep(0.05)
+        else:
+            return
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def fill_store(data: Path, users: int, rng: random.Random) -> None:
+    """Known users as the service leaves them: a snapshot and their raw events."""
+    catalog = bundled_catalog()
+    courses = list(catalog.courses.values())
+    seq = 0
+    with SqliteStore(data) as store:
+        for start in range(0, users, 1000):
+            events, progress = [], []
+            for number in range(start, min(users, start + 1000)):
+                user = f"known-{number:05d}"
+                course = courses[number % len(courses)]
+                state = CourseProgress(course)
+                logs = list(course.command_of)
+                for t in range(20):
+                    seq += 1
+                    log = rng.choice(logs)
+                    events.append(
+                        EventRow(
+                            seq,
+                            user,
+                            "analytics",
+                            course.exp,
+                            course.course,
+                            "spin30",
+                            t,
+                            t,
+                            {"log": log},
+                        )
+                    )
+                    state.add_command(UiEvent(t, "spin30", log))
+                progress.append(
+                    ProgressRow(user, course.exp, course.course, seq, state.to_record())
+                )
+            store.write_batch(events, progress)
+
+
+async def ask(ws: WebSocketConnection, frame: dict, replies: int) -> float:
+    """Send a request on a relay stream and wait for its replies (others' frames pass by)."""
+    start = time.perf_counter()
+    await ws.send_message(json.dumps(frame))
+    got = 0
+    while got < replies:
+        message = json.loads(await ws.get_message())
+        if message.get("type") in ("response", "error") and message.get("id") == frame["id"]:
+            got += 1
+    return (time.perf_counter() - start) * 1000
+
+
+def request(user: str, exp: str, course: str, content: str, number: int, **more: str) -> dict:
+    return {
+        "user": user,
+        "type": "request",
+        "exp": exp,
+        "course": course,
+        "id": number,
+        "payload": {"content": content, **more},
+    }
+
+
+async def wake_known_users(relay_port: int, streams: int, count: int) -> None:
+    courses = list(bundled_catalog().courses.values())
+    async with trio.open_nursery() as nursery:
+        for stream in range(min(streams, 20)):
+
+            async def wake(stream: int = stream) -> None:
+                async with open_client(f"ws://127.0.0.1:{relay_port}/s{stream:03d}") as ws:
+                    for number in range(stream, count, min(streams, 20)):
+                        course = courses[number % len(courses)]
+                        frame = request(
+                            f"known-{number:05d}", course.exp, course.course, "indicators", number
+                        )
+                        with trio.fail_after(10):
+                            await ask(ws, frame, 1)
+
+            nursery.start_soon(wake)
+
+
+async def active_stream(relay_port: int, polls: int) -> list[float]:
+    url = f"ws://127.0.0.1:{relay_port}/s000"
+    samples = []
+    async with open_client(url) as ui, open_client(url) as dashboard:
+        logs = ["voltage", "speed", "position", "voltage_ramp"]
+        for number in range(polls):
+            frame = {
+                "user": "active",
+                "t": number,
+                "type": "analytics",
+                "exp": "spinner",
+                "course": "cie3",
+                "payload": {"log": logs[number % 4]},
+            }
+            await ui.send_message(json.dumps(frame))
+            ask_frame = request(
+                "active", "spinner", "cie3", "all_feedback", 10**6 + number, graph="spinner-cie3-3"
+            )
+            with trio.fail_after(10):
+                samples.append(await ask(dashboard, ask_frame, 5))
+    return samples
+
+
+async def answered_again(relay_port: int) -> None:
+    while True:
+        try:
+            async with open_client(f"ws://127.0.0.1:{relay_port}/s050") as ws:
+                with trio.fail_after(0.5):
+                    await ask(ws, request("back", "spinner", "cie3", "indicators", 7), 1)
+                return
+        except Exception:  # refused, reset, timed out: the relay is not back yet
+            await trio.sleep(0.01)
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return f"p50 {statistics.median(ordered):.3f} ms  p99 {p99:.3f} ms  max {ordered[-1]:.3f} ms"
+
+
+def start_relay(port: int) -> subprocess.Popen:
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "actors.cli",
+            "--log-level",
+            "WARNING",
+            "relay",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ]
+    )
+    wait_for_port(port, relay)
+    return relay
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--wake", type=int, default=1000)
+    parser.add_argument("--polls", type=int, default=500)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        started = time.perf_counter()
+        fill_store(data, args.users, rng)
+        print(
+            f"store: {args.users} known users, {args.users * 20} events, "
+            f"filled in {time.perf_counter() - started:.1f} s"
+        )
+        relay_port = free_port()
+        relay = start_relay(relay_port)
+        urls = [f"ws://127.0.0.1:{relay_port}/s{n:03d}" for n in range(args.streams)]
+        command = [
+            sys.executable,
+            "-m",
+            "actors.cli",
+            "--log-level",
+            "WARNING",
+            "serve",
+            "--data",
+            str(data),
+            "--idle-timeout-s",
+            "3",
+            "--relay-backoff-max-s",
+            "1",
+        ]
+        for url in urls:
+            command += ["--connect", url]
+        service = subprocess.Popen(command)
+        try:
+            time.sleep(2)  # connect to every stream
+            print(f"service following {args.streams} streams: {memory_kib(service.pid)} KiB")
+            trio.run(wake_known_users, relay_port, args.streams, args.wake)
+            print(f"after waking {args.wake} known users: {memory_kib(service.pid)} KiB")
+            time.sleep(5)  # idle timeout 3 s, sweep every 0.75 s
+            print(f"after their eviction: {memory_kib(service.pid)} KiB")
+            samples = trio.run(active_stream, relay_port, args.polls)
+            print(f"all_feedback through the relay, one active stream: {percentiles(samples)}")
+            relay.send_signal(signal.SIGKILL)
+            relay.wait()
+            time.sleep(1.0)
+            relay = start_relay(relay_port)
+            back = time.perf_counter()
+            trio.run(answered_again, relay_port)
+            print(
+                f"relay killed and restarted: answered again {time.perf_counter() - back:.3f} s "
+                "after it listened again (backoff cap 1 s)"
+            )
+            print(f"final: {memory_kib(service.pid)} KiB")
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=20)
+            relay.send_signal(signal.SIGTERM)
+            relay.wait(timeout=10)
+    print(f"machine: {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
