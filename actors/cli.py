@@ -3,6 +3,8 @@
     learning-analytics serve [--listen HOST:PORT] [--data DIR] [--connect URL ...]
     learning-analytics config            # the effective configuration, as JSON
     learning-analytics import-legacy PATH [--data DIR]
+    learning-analytics backup FILE [--data DIR]   # SQLite online backup, while serving
+    learning-analytics relay [--listen HOST:PORT] # a test relay
 
 Settings come from flags, then the environment, then defaults
 (``actors.settings``); an invalid value stops with a message naming the
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(serve)
     config = commands.add_parser("config", help="print the effective configuration as JSON")
     _add_setting_flags(config)
+    backup = commands.add_parser("backup", help="copy the store to FILE, also while serving")
+    backup.add_argument("destination", type=Path, help="file to write (SQLite database)")
+    backup.add_argument(
+        "--data", dest="data_path", default=None, help="store to copy (env DATA_PATH)"
+    )
+    backup.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
     relay = commands.add_parser("relay", help="run a test relay (frames fan out per URL path)")
     relay.add_argument("--listen", dest="relay_listen", default="127.0.0.1:9100")
     legacy = commands.add_parser("import-legacy", help="import an old service's data directory")
@@ -96,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         print(json.dumps(describe(settings), indent=2))
         return 0
+    if args.command == "backup":
+        from actors.backup import run_backup  # noqa: PLC0415
+
+        return run_backup(settings.data_path, args.destination, overwrite=args.overwrite)
     if args.command == "import-legacy":
         from actors.legacy_cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
 
