@@ -47,6 +47,7 @@ COPY analytics ./analytics
 COPY messages ./messages
 COPY courses ./courses
 COPY actors ./actors
+COPY loadtest ./loadtest
 COPY comparison_graphs ./comparison_graphs
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable

@@ -5,6 +5,7 @@
     learning-analytics import-legacy PATH [--data DIR]
     learning-analytics backup FILE [--data DIR]   # SQLite online backup, while serving
     learning-analytics relay [--listen HOST:PORT] # a test relay
+    learning-analytics loadtest --spawn --users 200 --duration 30
 
 Settings come from flags, then the environment, then defaults
 (``actors.settings``); an invalid value stops with a message naming the
@@ -18,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", dest="data_path", default=None, help="store to copy (env DATA_PATH)"
     )
     backup.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    commands.add_parser(
+        "loadtest",
+        help="scripted fake students and dashboards (see loadtest --help)",
+        add_help=False,
+    )
     relay = commands.add_parser("relay", help="run a test relay (frames fan out per URL path)")
     relay.add_argument("--listen", dest="relay_listen", default="127.0.0.1:9100")
     legacy = commands.add_parser("import-legacy", help="import an old service's data directory")
@@ -92,6 +98,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["loadtest"]:  # the load tester has its own flags
+        from loadtest import cli_main  # noqa: PLC0415
+
+        return cli_main(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level.upper())
     if args.command == "relay":
@@ -101,18 +112,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"learning-analytics: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "config":
-        print(json.dumps(describe(settings), indent=2))
-        return 0
-    if args.command == "backup":
-        from actors.backup import run_backup  # noqa: PLC0415
+    return COMMANDS[args.command](args, settings)
 
-        return run_backup(settings.data_path, args.destination, overwrite=args.overwrite)
-    if args.command == "import-legacy":
-        from actors.legacy_cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
 
-        return run_import_legacy(args.path, settings)
-    return run_serve(settings)
+def run_config(_: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(describe(settings), indent=2))
+    return 0
+
+
+def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from actors.backup import run_backup as backup  # noqa: PLC0415
+
+    return backup(settings.data_path, args.destination, overwrite=args.overwrite)
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    from actors.legacy_cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
+
+    return run_import_legacy(args.path, settings)
 
 
 def run_serve(settings: Settings) -> int:
@@ -139,6 +156,14 @@ def run_relay(listen: str) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": lambda _, settings: run_serve(settings),
+    "config": run_config,
+    "backup": run_backup,
+    "import-legacy": run_import,
+}
 
 
 if __name__ == "__main__":

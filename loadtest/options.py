@@ -1,0 +1,163 @@
+"""What a load run is asked to do, and the checks made before anything connects.
+
+``LoadOptions`` is frozen: one value describes a run completely (with the
+seed, the same students say the same things), so a report can quote it and
+a benchmark can rerun it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any
+
+import attrs
+
+from actors.wsclient import split_ws_url
+
+# A run is always bounded: a typo of "3600" for "360" is fine, a day is not.
+MAX_DURATION_S = 24 * 3600.0
+MAX_USERS = 100_000
+# The deployed dashboard polls every few seconds.
+DEFAULT_REQUEST_INTERVAL_S = 2.0
+DEFAULT_THINK_TIME_S = (0.5, 3.0)
+DEFAULT_REPLY_TIMEOUT_S = 5.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+# What dashboards ask for, and how often: mostly the poll the deployed one sends.
+DEFAULT_REQUEST_MIX: tuple[tuple[str, float], ...] = (
+    ("all_feedback", 0.8),
+    ("indicators", 0.1),
+    ("task_feedback", 0.1),
+)
+REQUEST_KINDS = frozenset(kind for kind, _ in DEFAULT_REQUEST_MIX)
+
+
+class LoadTestError(ValueError):
+    """The run cannot be made as asked (a remote target, a bad URL); nothing was sent."""
+
+
+def _positive(_: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name}: must be a finite number > 0, got {value!r}")
+
+
+def _duration(_: Any, attribute: attrs.Attribute, value: float) -> None:
+    _positive(_, attribute, value)
+    if value > MAX_DURATION_S:
+        raise ValueError(f"{attribute.name}: at most {MAX_DURATION_S:.0f} s, got {value!r}")
+
+
+def _users(_: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not 1 <= value <= MAX_USERS:
+        raise ValueError(f"{attribute.name}: must be 1 to {MAX_USERS}, got {value!r}")
+
+
+def _rate(_: Any, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None:
+        _positive(_, attribute, value)
+
+
+def _think(_: Any, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
+    low, high = value
+    if not (0 <= low <= high and math.isfinite(high)):
+        raise ValueError(f"{attribute.name}: expected 0 <= min <= max, got {value!r}")
+
+
+def _mix(_: Any, attribute: attrs.Attribute, value: tuple[tuple[str, float], ...]) -> None:
+    unknown = {kind for kind, _ in value} - REQUEST_KINDS
+    if unknown or not value or any(weight < 0 for _, weight in value):
+        raise ValueError(
+            f"{attribute.name}: kinds among {sorted(REQUEST_KINDS)} with weights >= 0, "
+            f"got {value!r}"
+        )
+    if sum(weight for _, weight in value) <= 0:
+        raise ValueError(f"{attribute.name}: at least one weight must be > 0")
+
+
+def _urls(_: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    if not value:
+        raise ValueError(f"{attribute.name}: give at least one ws:// URL")
+
+
+@attrs.frozen(kw_only=True)
+class LoadOptions:
+    """One load run: who connects where, for how long, at what pace.
+
+    ``urls``: either one hub URL with no path (``ws://127.0.0.1:8000``: each
+    student gets the stream path of its hardware, ``/spin3``), or stream URLs
+    with a path (a relay's, or the hub's): students are dealt round robin over
+    them and each dashboard joins its student's stream.
+
+    ``rate``: target events/s summed over all students (a shared schedule);
+    ``None`` lets each student think ``think_time_s`` between events.
+    ``dashboards``: how many students have a dashboard (``None``: all).
+    """
+
+    urls: tuple[str, ...] = attrs.field(converter=tuple, validator=_urls)
+    users: int = attrs.field(default=10, validator=_users)
+    duration_s: float = attrs.field(default=10.0, validator=_duration)
+    rate: float | None = attrs.field(default=None, validator=_rate)
+    seed: int = 1
+    allow_remote: bool = False
+    request_interval_s: float = attrs.field(default=DEFAULT_REQUEST_INTERVAL_S, validator=_positive)
+    think_time_s: tuple[float, float] = attrs.field(
+        default=DEFAULT_THINK_TIME_S, converter=tuple, validator=_think
+    )
+    dashboards: int | None = None
+    request_mix: tuple[tuple[str, float], ...] = attrs.field(
+        default=DEFAULT_REQUEST_MIX,
+        converter=lambda pairs: tuple((str(k), float(w)) for k, w in pairs),
+        validator=_mix,
+    )
+    reply_timeout_s: float = attrs.field(default=DEFAULT_REPLY_TIMEOUT_S, validator=_positive)
+    connect_timeout_s: float = attrs.field(default=DEFAULT_CONNECT_TIMEOUT_S, validator=_positive)
+    # Students connect spread over this window (a lab does not start on one tick).
+    ramp_s: float | None = None
+
+    @property
+    def dashboard_count(self) -> int:
+        return self.users if self.dashboards is None else max(0, min(self.dashboards, self.users))
+
+    @property
+    def effective_ramp_s(self) -> float:
+        return min(1.0, self.duration_s / 10) if self.ramp_s is None else max(0.0, self.ramp_s)
+
+    @property
+    def hub_mode(self) -> bool:
+        """One URL without a path: the hub, where each student picks its stream path."""
+        return len(self.urls) == 1 and _path_of(self.urls[0]) in ("", "/")
+
+
+def _path_of(url: str) -> str:
+    _, _, _, resource = split_ws_url(url)
+    return resource.split("?", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address literal; never resolves names (no DNS)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_targets(options: LoadOptions) -> None:
+    """Refuse bad URLs and, unless ``allow_remote``, any host that is not loopback.
+
+    A load tester pointed at a production service by mistake would hurt real
+    students, so leaving the machine is an explicit choice.
+
+    Raises ``LoadTestError`` naming the URL or host.
+    """
+    for url in options.urls:
+        try:
+            _, host, _, _ = split_ws_url(url)
+        except ValueError as exc:
+            raise LoadTestError(str(exc)) from None
+        if not options.allow_remote and not is_loopback(host):
+            raise LoadTestError(
+                f"refusing to load remote host {host!r} ({url}): only loopback targets "
+                "unless allow_remote (--allow-remote) is given"
+            )

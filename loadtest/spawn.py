@@ -1,0 +1,215 @@
+"""``--spawn``: the load tester starts the service itself, loads it, stops it, counts.
+
+A subprocess is the honest default on a small machine: the service and the
+load tester then each have their own interpreter (and, on 2 cores, their
+own core) instead of sharing one event loop. In-process is there for quick
+checks and tests. Either way the service gets a fresh data directory, is
+stopped the way systemd stops it (SIGTERM, then a wait), and the events in
+its store are counted afterwards: "sent" and "durable" are different claims.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import attrs
+import trio
+
+import actors
+from actors.service import serve
+from actors.settings import Settings
+from actors.store import DATABASE_NAME
+from loadtest.options import LoadOptions, LoadTestError
+from loadtest.report import LoadReport, ServiceInfo
+from loadtest.runner import ProgressCallback, run_load
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+PROJECT_ROOT = Path(actors.__file__).resolve().parents[1]
+SPAWN_KINDS = ("subprocess", "in-process")
+
+
+@attrs.define
+class SpawnedService:
+    """A service started for one load run; filled in as it runs and after it stops."""
+
+    how: str
+    url: str
+    data_path: Path
+    command: str
+    process: trio.Process | None = None
+    log_path: Path | None = None
+    exit_code: int | None = None
+    events_stored: int | None = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the service process has used so far (Linux ``/proc``; else None)."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # utime and stime are fields 14 and 15 of stat(5); we split after field 2.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def info(self, cpu_s: float | None = None) -> ServiceInfo:
+        return ServiceInfo(
+            how=self.how,
+            command=self.command,
+            data_path=str(self.data_path),
+            events_stored=self.events_stored,
+            exit_code=self.exit_code,
+            cpu_s=None if cpu_s is None else round(cpu_s, 3),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def count_stored(data_path: Path) -> int | None:
+    """Events in a stopped service's store, read-only (None if there is no store)."""
+    path = data_path / DATABASE_NAME
+    if not path.exists():
+        return None
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def service_command(port: int, data_path: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "actors.cli",
+        "--log-level",
+        "WARNING",
+        "serve",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(data_path),
+    ]
+
+
+@asynccontextmanager
+async def spawned_service(how: str = "subprocess") -> AsyncIterator[SpawnedService]:
+    """A fresh service on a loopback port, stopped (and its events counted) on exit.
+
+    Raises ``LoadTestError`` if it does not start within ``START_TIMEOUT_S``.
+    """
+    if how not in SPAWN_KINDS:
+        raise LoadTestError(f"spawn: expected one of {SPAWN_KINDS}, got {how!r}")
+    with tempfile.TemporaryDirectory(prefix="loadtest-") as scratch:
+        data_path = Path(scratch) / "data"
+        spawn = _subprocess if how == "subprocess" else _in_process
+        async with spawn(data_path, Path(scratch) / "service.log") as service:
+            yield service
+        service.events_stored = await trio.to_thread.run_sync(count_stored, data_path)
+
+
+@asynccontextmanager
+async def _in_process(data_path: Path, _log: Path) -> AsyncIterator[SpawnedService]:
+    settings = Settings(listen="127.0.0.1:0", data_path=data_path)
+    async with trio.open_nursery() as nursery:
+        running = await nursery.start(serve, settings)
+        service = SpawnedService(
+            how="in-process",
+            url=f"ws://127.0.0.1:{running.hub_port}",
+            data_path=data_path,
+            command="actors.service.serve(Settings(listen='127.0.0.1:0', data_path=<temp dir>))",
+        )
+        try:
+            yield service
+        finally:
+            running.stop()
+    service.exit_code = 0
+
+
+@asynccontextmanager
+async def _subprocess(data_path: Path, log_path: Path) -> AsyncIterator[SpawnedService]:
+    port = free_port()
+    args = service_command(port, data_path)
+    with log_path.open("wb") as log:
+        process = await trio.lowlevel.open_process(
+            args, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    service = SpawnedService(
+        how="subprocess",
+        url=f"ws://127.0.0.1:{port}",
+        data_path=data_path,
+        command=shlex.join(args),
+        process=process,
+        log_path=log_path,
+    )
+    try:
+        await _wait_until_accepting(service, process, port)
+        yield service
+    finally:
+        with trio.CancelScope(shield=True):
+            service.exit_code = await _stop(process)
+
+
+async def _wait_until_accepting(service: SpawnedService, process: trio.Process, port: int) -> None:
+    with trio.move_on_after(START_TIMEOUT_S):
+        while process.poll() is None:
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.05)
+                continue
+            await stream.aclose()
+            return
+    raise LoadTestError(
+        f"the service did not start ({service.command}); exit code "
+        f"{process.returncode}; its log ends:\n{service.log_tail()}"
+    )
+
+
+async def _stop(process: trio.Process) -> int:
+    """SIGTERM and wait (a clean stop flushes everything); kill if it hangs."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        with trio.move_on_after(STOP_TIMEOUT_S):
+            return await process.wait()
+        process.kill()
+    return await process.wait()
+
+
+async def run_spawned(
+    make_options: Callable[[str], LoadOptions],
+    how: str = "subprocess",
+    *,
+    on_progress: ProgressCallback | None = None,
+    progress_interval_s: float = 2.0,
+) -> LoadReport:
+    """Start a service, run ``make_options(url)`` against it, stop it, count its store."""
+    async with spawned_service(how) as service:
+        options = make_options(service.url)
+        cpu_before = service.cpu_seconds()
+        report = await run_load(
+            options, on_progress=on_progress, progress_interval_s=progress_interval_s
+        )
+        cpu_after = service.cpu_seconds()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return attrs.evolve(report, service=service.info(cpu))
