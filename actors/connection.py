@@ -46,15 +46,23 @@ class Router:
     def __init__(self, inboxes: Sequence[trio.MemorySendChannel[Delivery]]) -> None:
         self._inboxes = list(inboxes)
 
-    async def deliver(self, message: InboundMessage, outbox: Outbox, reserved: int = 0) -> None:
+    async def deliver(
+        self,
+        message: InboundMessage,
+        outbox: Outbox,
+        reserved: int = 0,
+        stream: str | None = None,
+    ) -> None:
         """Hand ``message`` to its shard; waits while that shard's inbox is full.
 
-        ``reserved``: outbox places held for the replies of a request.
+        ``reserved``: outbox places held for the replies of a request;
+        ``stream``: the hardware of a message that names none.
         Raises ``trio.ClosedResourceError`` once the service is shutting down.
         """
         index = zlib.crc32(message.user.encode()) % len(self._inboxes)
+        hardware = stream if message.hardware is None else message.hardware
         await self._inboxes[index].send(
-            Delivery(message, outbox, now_ms(), trio.current_time(), reserved)
+            Delivery(message, outbox, now_ms(), trio.current_time(), reserved, hardware)
         )
 
     async def aclose(self) -> None:
@@ -82,8 +90,12 @@ class Drain:
             scope.deadline = min(scope.deadline, deadline)
 
     @contextmanager
-    def waiting(self) -> Iterator[trio.CancelScope]:
-        """A scope around one wait for a frame; cancelled when the drain runs dry."""
+    def watch(self) -> Iterator[trio.CancelScope]:
+        """A scope for a whole reading (or waiting) loop, cancelled when a drain finds it idle.
+
+        One scope per connection, not per frame: the reader pushes its
+        deadline on after each frame while a drain runs.
+        """
         deadline = trio.current_time() + self.idle_s if self.started else math.inf
         with trio.CancelScope(deadline=deadline) as scope:
             self._waiting.add(scope)
@@ -137,51 +149,68 @@ async def run_connection(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
-            await _read_loop(ws, stream, outbox, router, rules)
+            await _Reader(ws, stream, outbox, router, rules).run()
         finally:
             outbox.close()
             nursery.cancel_scope.cancel()
 
 
-async def _read_loop(
-    ws: WebSocketConnection,
-    stream: str | None,
-    outbox: Outbox,
-    router: Router,
-    rules: ConnectionRules,
-) -> None:
-    while True:
-        with rules.drain.waiting() as drained:
-            try:
-                frame = await ws.get_message()
-            except ConnectionClosed:
-                return
-        if drained.cancelled_caught:
-            return  # stopping, and the client has nothing more in flight
+@attrs.frozen
+class _Reader:
+    """The reading half of a connection actor."""
+
+    ws: WebSocketConnection
+    stream: str | None
+    outbox: Outbox
+    router: Router
+    rules: ConnectionRules
+
+    async def run(self) -> None:
+        """Read frames until the client leaves, is cut off, or a drain finds it idle."""
+        drain = self.rules.drain
+        with drain.watch() as scope:
+            while True:
+                try:
+                    frame = await self.ws.get_message()
+                except ConnectionClosed:
+                    return
+                if not drain.started:
+                    keep_reading = await self._take(frame)
+                else:
+                    scope.deadline = trio.current_time() + drain.idle_s
+                    with trio.CancelScope(shield=True):  # a frame read is a frame handled
+                        keep_reading = await self._take(frame)
+                if not keep_reading:
+                    return
+
+    async def _take(self, frame: str | bytes) -> bool:
+        """Handle one frame; False when the connection must end."""
         if isinstance(frame, bytes):
-            await close_quickly(ws, CLOSE_UNSUPPORTED, "text frames only")
-            return
+            await close_quickly(self.ws, CLOSE_UNSUPPORTED, "text frames only")
+            return False
         try:
             message = decode(frame)
         except DecodeError as error:
-            if error.is_reply:
-                continue  # another client's reply, echoed by a relay: not for us
-            if rules.answer_event_errors or error.message_type == Request.TYPE:
-                outbox.put(encode_error(error))
-                rules.metrics.error_replies.labels(error.code).inc()
-            log.info("frame.rejected", extra={"connection": outbox.name, "code": error.code})
-            continue
-        if message.hardware is None and stream is not None:
-            message = attrs.evolve(message, hardware=stream)
+            self._refused(error)
+            return True
         reserved = 0
         if isinstance(message, Request):
             reserved = replies_to(message)
-            if not await outbox.reserve(reserved, rules.send_timeout_s):
-                return  # the client does not read its replies: cut off by the writer
+            if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
+                return False  # the client does not read its replies: cut off by the writer
         try:
-            await router.deliver(message, outbox, reserved)
+            await self.router.deliver(message, self.outbox, reserved, self.stream)
         except trio.ClosedResourceError:
-            return  # the service is stopping
+            return False  # the service is stopping
+        return True
+
+    def _refused(self, error: DecodeError) -> None:
+        if error.is_reply:
+            return  # another client's reply, echoed by a relay: not for us
+        if self.rules.answer_event_errors or error.message_type == Request.TYPE:
+            self.outbox.put(encode_error(error))
+            self.rules.metrics.error_reply[error.code].inc()
+        log.info("frame.rejected", extra={"connection": self.outbox.name, "code": error.code})
 
 
 async def _write_loop(

@@ -12,8 +12,30 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from messages import (
+    AllFeedbackRequest,
+    CentroidsRequest,
+    ComparisonGraphRequest,
+    ErrorCode,
+    IndicatorsRequest,
+    StudentGraphRequest,
+    TaskFeedbackRequest,
+    TaskIdentificationRequest,
+)
+
 if TYPE_CHECKING:
     from actors.service import Service
+
+EVENT_TYPES = ("analytics", "log", "feedback")
+REQUEST_CLASSES = (
+    StudentGraphRequest,
+    ComparisonGraphRequest,
+    TaskIdentificationRequest,
+    IndicatorsRequest,
+    CentroidsRequest,
+    TaskFeedbackRequest,
+    AllFeedbackRequest,
+)
 
 # Sub-millisecond resolution: the target is p50 <= 1 ms, p99 <= 5 ms.
 LATENCY_BUCKETS_S = (
@@ -89,6 +111,13 @@ class Metrics:
             ["stream"],
             registry=r,
         )
+
+        # Label children made once: ``labels()`` per event costs a dict of tuples.
+        contents = {cls: cls.CONTENT for cls in REQUEST_CLASSES}
+        self.event = {kind: self.events.labels(kind) for kind in EVENT_TYPES}
+        self.request = {cls: self.requests.labels(name) for cls, name in contents.items()}
+        self.latency = {cls: self.request_latency.labels(name) for cls, name in contents.items()}
+        self.error_reply = {code: self.error_replies.labels(code.value) for code in ErrorCode}
 
     def record_commit(self, events: int, snapshots: int, seconds: float) -> None:
         del snapshots  # counted in the batch's time, not a metric of its own

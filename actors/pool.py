@@ -60,8 +60,8 @@ async def run_worker(
             job.outbox.release(job.reserved - len(frames))
             for reply in replies:
                 if isinstance(reply, ErrorReply):
-                    metrics.error_replies.labels(reply.code).inc()
-            metrics.request_latency.labels(_content(job)).observe(
+                    metrics.error_reply[reply.code].inc()
+            metrics.latency[type(job.request.payload)].observe(
                 trio.current_time() - job.received_at
             )
 

@@ -101,7 +101,7 @@ async def follow_stream(
                     "retry_in_s": round(delay, 3),
                 },
             )
-        with rules.drain.waiting():  # a stop ends the wait at once
+        with rules.drain.watch():  # a stop ends the wait at once
             await trio.sleep(delay)
         if rules.drain.started:
             return

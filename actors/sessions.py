@@ -52,6 +52,7 @@ class Delivery:
     received_ms: int  # wall clock, stored with the event
     received_at: float  # trio clock, for latency
     reserved: int = 0  # outbox places held for a request's replies
+    hardware: str | None = None  # the message's, else the stream's (hub path, relay stream)
 
 
 class UserSession:
@@ -168,10 +169,25 @@ class Shard:
             task_status.started(send)
             async with receive:
                 async for delivery in receive:
-                    if not self._writer.has_room:
-                        await self._writer.wait_for_room()
-                    while (wait := self._dispatch(delivery, nursery)) is not None:
-                        await wait.wait()
+                    await self._take(delivery, nursery)
+                    # Then everything already waiting, without yielding per item:
+                    # handled one per scheduler pass, a shard falls behind a
+                    # hundred readers that each deliver one per pass.
+                    for _ in range(inbox_size):
+                        try:
+                            waiting = receive.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                        await self._take(waiting, nursery)
+            for loading in list(self._loading.values()):
+                await loading.done.wait()
+            nursery.cancel_scope.cancel()
+
+    async def _take(self, delivery: Delivery, nursery: trio.Nursery) -> None:
+        if not self._writer.has_room:
+            await self._writer.wait_for_room()
+        while (wait := self._dispatch(delivery, nursery)) is not None:
+            await wait.wait()
             for loading in list(self._loading.values()):
                 await loading.done.wait()
             nursery.cancel_scope.cancel()
@@ -238,13 +254,13 @@ class Shard:
         message = delivery.message
         try:
             if isinstance(message, Request):
-                self._metrics.requests.labels(type(message.payload).CONTENT).inc()
+                self._metrics.request[type(message.payload)].inc()
                 self._ask(session, message, delivery)
             else:
-                self._metrics.events.labels(message.TYPE).inc()
+                self._metrics.event[message.TYPE].inc()
                 # Stored first: an event is kept even if applying it fails.
                 session.last_seq = self._writer.append(_row_maker(delivery))
-                session.progress.apply(message)
+                session.progress.apply(message, delivery.hardware)
                 self._writer.mark_dirty(session)
         except Exception:
             self._crash(session, delivery)
@@ -276,7 +292,7 @@ class Shard:
         reply = encode(ErrorReply(code, message, user=request.user, id=request.id))
         delivery.outbox.put(reply, reserved=delivery.reserved > 0)
         delivery.outbox.release(delivery.reserved - 1)
-        self._metrics.error_replies.labels(code).inc()
+        self._metrics.error_reply[code].inc()
 
     async def _evict_idle(self) -> None:
         """Drop sessions idle for ``idle_timeout_s`` once their state is on disk."""
@@ -305,7 +321,7 @@ def _row_maker(delivery: Delivery) -> Callable[[int], EventRow]:
             message.TYPE,
             message.exp,
             message.course,
-            message.hardware,
+            delivery.hardware,
             message.t,
             delivery.received_ms,
             payload_json(message),

@@ -106,15 +106,22 @@ class StudentProgress:
         self._catalog = catalog
         self.courses: dict[tuple[str, str], CourseProgress] = {}
 
-    def apply(self, event: Event) -> CourseProgress | None:
-        """Apply one event in arrival order; returns the progress it changed, if any."""
+    def apply(self, event: Event, hardware: str | None = None) -> CourseProgress | None:
+        """Apply one event in arrival order; returns the progress it changed, if any.
+
+        ``hardware`` stands in for the event's when it names none (hub mode:
+        the connection's stream).
+        """
         if isinstance(event, LogEvent):
             return None  # interaction logs never enter the graph (PROTOCOL.md)
         progress = self.course(event.exp, event.course)
         if progress is None:
             return None
         if isinstance(event, AnalyticsEvent):
-            progress.add_command(UiEvent(event.t, event.hardware, event.payload.log))
+            own = event.hardware
+            progress.add_command(
+                UiEvent(event.t, hardware if own is None else own, event.payload.log)
+            )
         else:
             progress.add_feedback(event.payload.state, event.payload.subject)
         return progress
