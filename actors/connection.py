@@ -153,6 +153,8 @@ async def run_connection(
         finally:
             outbox.close()
             nursery.cancel_scope.cancel()
+    if outbox.overflowed:  # the reader found no room: the client is not reading
+        await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
 
 
 @attrs.frozen
@@ -191,8 +193,7 @@ class _Reader:
         try:
             message = decode(frame)
         except DecodeError as error:
-            self._refused(error)
-            return True
+            return await self._refused(error)
         reserved = 0
         if isinstance(message, Request):
             reserved = replies_to(message)
@@ -204,13 +205,17 @@ class _Reader:
             return False  # the service is stopping
         return True
 
-    def _refused(self, error: DecodeError) -> None:
-        if error.is_reply:
-            return  # another client's reply, echoed by a relay: not for us
-        if self.rules.answer_event_errors or error.message_type == Request.TYPE:
-            self.outbox.put(encode_error(error))
-            self.rules.metrics.error_reply[error.code].inc()
+    async def _refused(self, error: DecodeError) -> bool:
+        """Answer a bad frame (room reserved like a request's); False if cut off."""
         log.info("frame.rejected", extra={"connection": self.outbox.name, "code": error.code})
+        if error.is_reply:
+            return True  # another client's reply, echoed by a relay: not for us
+        if self.rules.answer_event_errors or error.message_type == Request.TYPE:
+            if not await self.outbox.reserve(1, self.rules.send_timeout_s):
+                return False
+            self.outbox.put(encode_error(error), reserved=True)
+            self.rules.metrics.error_reply[error.code].inc()
+        return True
 
 
 async def _write_loop(
@@ -228,17 +233,24 @@ async def _write_loop(
                     await ws.send_message(text)
                 outbox.taken()
                 if deadline.cancelled_caught:
-                    log.warning("connection.send_timeout", extra={"connection": outbox.name})
-                    rules.metrics.slow_clients.inc()
-                    await close_quickly(
-                        ws, CLOSE_POLICY, "send timed out: the client is not reading"
-                    )
+                    await _cut_off(ws, outbox, rules, "send timed out: the client is not reading")
                     return
         except ConnectionClosed:
             return
     if outbox.overflowed:
-        rules.metrics.slow_clients.inc()
-        await close_quickly(ws, CLOSE_POLICY, "outbound queue full: the client is not reading")
+        await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
+
+
+async def _cut_off(
+    ws: WebSocketConnection, outbox: Outbox, rules: ConnectionRules, reason: str
+) -> None:
+    """Close a client that does not read with 1008, once, and count it."""
+    if outbox.cut_off:
+        return
+    outbox.cut_off = True
+    log.warning("connection.slow_client", extra={"connection": outbox.name, "reason": reason})
+    rules.metrics.slow_clients.inc()
+    await close_quickly(ws, CLOSE_POLICY, reason)
 
 
 async def close_quickly(

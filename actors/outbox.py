@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 import trio
-
-log = logging.getLogger(__name__)
 
 
 class Outbox:
@@ -25,6 +21,7 @@ class Outbox:
         self.capacity = capacity
         self.name = name
         self.overflowed = False
+        self.cut_off = False  # the connection has been closed for it
         self.sent = 0
         self._reserved = 0
         self._room = trio.Event()
@@ -37,7 +34,6 @@ class Outbox:
             self._send.send_nowait(text)
         except trio.WouldBlock:
             self.overflowed = True
-            log.warning("connection.slow_client", extra={"connection": self.name})
             self._send.close()
             return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -59,7 +55,6 @@ class Outbox:
             self._reserved += places
             return True
         self.overflowed = True
-        log.warning("connection.slow_client", extra={"connection": self.name})
         self._send.close()
         return False
 

@@ -12,7 +12,8 @@ that user from disk on their next message. Nobody else notices.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 
 import attrs
 import orjson
@@ -64,6 +65,7 @@ class UserSession:
         self.last_seq = 0  # newest event applied
         self.saved_seq = 0  # newest event covered by a snapshot on disk
         self.last_active = 0.0
+        self.crashed = False  # dropped by its shard; rebuilt from disk on the next message
 
     def progress_rows(self) -> list[ProgressRow]:
         """Snapshots of every course, all at ``last_seq`` (the store relies on it)."""
@@ -123,7 +125,7 @@ def _replay(progress: StudentProgress, event: EventRow) -> list[str]:
 
 @attrs.define
 class _Loading:
-    held: list[Delivery]
+    held: deque[Delivery]
     done: trio.Event = attrs.field(factory=trio.Event)
 
 
@@ -201,7 +203,7 @@ class Shard:
             return None
         loading = self._loading.get(user)
         if loading is None:
-            self._loading[user] = _Loading([delivery])
+            self._loading[user] = _Loading(deque([delivery]))
             nursery.start_soon(self._activate, user)
         elif len(loading.held) >= MAX_HELD_WHILE_LOADING:
             return loading.done
@@ -210,9 +212,32 @@ class Shard:
         return None
 
     async def _activate(self, user: str) -> None:
-        """Load ``user`` off the event loop, then handle what arrived meanwhile, in order."""
+        """Load ``user`` off the event loop, then handle what arrived meanwhile, in order.
+
+        The user stays "loading" (new messages are held behind the old ones)
+        until every held message is handled, so order is kept even while the
+        commit buffer makes us wait for room.
+        """
         loading = self._loading[user]
-        session: UserSession | None = None
+        try:
+            session = await self._load(user)
+            while loading.held:
+                if not self._writer.has_room:
+                    await self._writer.wait_for_room()
+                    continue
+                delivery = loading.held.popleft()
+                if session is None or session.crashed:
+                    self._unavailable(user, delivery)
+                else:
+                    self._handle(session, delivery)
+            if session is not None and not session.crashed:
+                self.sessions[user] = session
+        finally:
+            del self._loading[user]
+            loading.done.set()
+
+    async def _load(self, user: str) -> UserSession | None:
+        """The user's state from disk, or None (logged) when it cannot be read."""
         try:
             recovering = self._recovering.pop(user, None)
             if recovering is not None:
@@ -220,34 +245,21 @@ class Shard:
             session, problems = await trio.to_thread.run_sync(
                 load_session, self._writer.store, self._catalog, user, limiter=self._read_limiter
             )
-            for problem in problems:
-                log.warning("session.load_problem", extra={"user": user, "problem": problem})
-            if not session.clean:
-                self._writer.mark_dirty(session)
         except Exception:
             log.exception("session.load_failed", extra={"user": user})
-        finally:
-            del self._loading[user]
-            loading.done.set()
-        if session is None:
-            self._unavailable(user, loading.held)
-            return
-        self.sessions[user] = session
-        for delivery in loading.held:
-            if self.sessions.get(user) is session:  # a crash drops it midway
-                self._handle(session, delivery)
-            else:
-                self._unavailable(user, [delivery])
+            return None
+        for problem in problems:
+            log.warning("session.load_problem", extra={"user": user, "problem": problem})
+        if not session.clean:
+            self._writer.mark_dirty(session)
+        return session
 
-    def _unavailable(self, user: str, deliveries: Iterable[Delivery]) -> None:
-        """Store events of a user whose state cannot be loaded; refuse their requests."""
-        for delivery in deliveries:
-            message = delivery.message
-            if isinstance(message, Request):
-                self._refuse(delivery, ErrorCode.INTERNAL_ERROR, "this user's state is unavailable")
-            else:
-                seq = self._writer.append(_row_maker(delivery))
-                self._recovering[user] = seq
+    def _unavailable(self, user: str, delivery: Delivery) -> None:
+        """Store the event of a user whose state cannot be loaded; refuse a request."""
+        if isinstance(delivery.message, Request):
+            self._refuse(delivery, ErrorCode.INTERNAL_ERROR, "this user's state is unavailable")
+        else:
+            self._recovering[user] = self._writer.append(_row_maker(delivery))
 
     def _handle(self, session: UserSession, delivery: Delivery) -> None:
         session.last_active = trio.current_time()
@@ -278,7 +290,8 @@ class Shard:
         self.crashes += 1
         self._metrics.session_crashes.inc()
         log.exception("session.crashed", extra={"user": session.user, "shard": self.name})
-        del self.sessions[session.user]
+        session.crashed = True
+        self.sessions.pop(session.user, None)
         self._writer.forget(session)
         self._recovering[session.user] = session.last_seq
         if isinstance(delivery.message, Request):

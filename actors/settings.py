@@ -7,7 +7,7 @@ new setting reads ``LA_<NAME>`` (for example ``LA_WORKERS=4``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,14 @@ def _address(_: Any, attribute: attrs.Attribute, value: str | None) -> None:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{attribute.name}: expected HOST:PORT, got {value!r}")
+
+
+def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute, int], None]:
+    def check(_: Any, attribute: attrs.Attribute, value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name}: must be >= {minimum}, got {value!r}")
+
+    return check
 
 
 def _positive(_: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -55,7 +63,8 @@ class Settings:
     max_frame_bytes: int = attrs.field(default=64 * 1024, validator=_positive)
     inbox_size: int = attrs.field(default=1024, validator=_positive)
     jobs_size: int = attrs.field(default=256, validator=_positive)
-    outbound_size: int = attrs.field(default=64, validator=_positive)
+    # At least the five replies of one all_feedback.
+    outbound_size: int = attrs.field(default=64, validator=_at_least(5))
     send_timeout_s: float = attrs.field(default=10.0, validator=_positive)
     max_buffered_events: int = attrs.field(default=200_000, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)
