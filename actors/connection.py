@@ -233,7 +233,9 @@ async def _write_loop(
                     await ws.send_message(text)
                 outbox.taken()
                 if deadline.cancelled_caught:
-                    await _cut_off(ws, outbox, rules, "send timed out: the client is not reading")
+                    # A frame may be half written: no close frame after it, just drop
+                    # the TCP connection (a zero timeout aborts trio-websocket's close).
+                    await _cut_off(ws, outbox, rules, "send timed out", abort=True)
                     return
         except ConnectionClosed:
             return
@@ -242,15 +244,20 @@ async def _write_loop(
 
 
 async def _cut_off(
-    ws: WebSocketConnection, outbox: Outbox, rules: ConnectionRules, reason: str
+    ws: WebSocketConnection,
+    outbox: Outbox,
+    rules: ConnectionRules,
+    reason: str,
+    *,
+    abort: bool = False,
 ) -> None:
-    """Close a client that does not read with 1008, once, and count it."""
+    """Close a client that does not read (1008, or a plain TCP abort), once, and count it."""
     if outbox.cut_off:
         return
     outbox.cut_off = True
     log.warning("connection.slow_client", extra={"connection": outbox.name, "reason": reason})
     rules.metrics.slow_clients.inc()
-    await close_quickly(ws, CLOSE_POLICY, reason)
+    await close_quickly(ws, CLOSE_POLICY, reason, timeout_s=0 if abort else 1.0)
 
 
 async def close_quickly(
