@@ -58,6 +58,11 @@ class Outbox:
         self._send.close()
         return False
 
+    @property
+    def reserved(self) -> int:
+        """Places held for replies still being computed."""
+        return self._reserved
+
     def release(self, places: int) -> None:
         """Give back reserved places a request did not use (an error reply instead of five)."""
         self._reserved = max(0, self._reserved - places)
