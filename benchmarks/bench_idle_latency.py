@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from loadtest.spawn import spawned_service
 
 
 def percentiles(samples_ms: list[float]) -> str:
@@ -52,11 +43,11 @@ async def timed(ws: WebSocketConnection, frame: str, replies: int) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-async def measure(port: int, requests: int, history: int) -> None:
+async def measure(url: str, requests: int, history: int) -> None:
     rng = random.Random(3)
     logs = ["voltage", "voltage_ramp", "position", "position_ramp", "speed", "speed_ramp"]
     envelope = {"user": "bench-student", "exp": "spinner", "course": "cie3"}
-    async with open_websocket_url(f"ws://127.0.0.1:{port}/spin30") as ws:
+    async with open_websocket_url(f"{url}/spin30") as ws:
         for t in range(history):
             frame = envelope | {"t": t, "type": "analytics", "payload": {"log": rng.choice(logs)}}
             await ws.send_message(json.dumps(frame))
@@ -72,46 +63,18 @@ async def measure(port: int, requests: int, history: int) -> None:
             print(f"  {label:38s} {percentiles(samples)}")
 
 
+async def run(requests: int, history: int) -> None:
+    async with spawned_service("subprocess") as service:
+        print(f"idle service, one student with {history} commands, {requests} sequential requests")
+        await measure(service.url, requests, history)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--history", type=int, default=1000)
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "actors.cli",
-                "--log-level",
-                "WARNING",
-                "serve",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--data",
-                data,
-            ],
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the service did not start") from None
-                    time.sleep(0.05)
-            print(
-                f"idle service, one student with {args.history} commands, "
-                f"{args.requests} sequential requests"
-            )
-            trio.run(measure, port, args.requests, args.history)
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
+    trio.run(run, args.requests, args.history)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import trio
 
 from loadtest import LoadOptions, LoadReport, run_load
-from loadtest.machine import describe_machine
-from loadtest.spawn import spawned_service
+from loadtest.machine import run_header
+from loadtest.spawn import load_process, loadtest_command, spawned_service
 
 WARM_UP_S = 2.0  # the generator's students connect and reach the rate first
 
@@ -60,24 +58,17 @@ async def measure(args: argparse.Namespace) -> None:
 
         with tempfile.TemporaryDirectory() as scratch:
             ingest_json = Path(scratch) / "ingest.json"
-            generator = [
-                sys.executable, "-m", "loadtest", "--url", service.url,
+            generator = loadtest_command(
+                service.url, ingest_json,
                 "--users", str(args.students), "--dashboards", "0", "--rate", str(args.rate),
                 "--duration", str(args.duration + WARM_UP_S + 1.0), "--seed", "12",
-                "--no-progress", "--json", str(ingest_json),
-            ]  # fmt: skip
+            )  # fmt: skip
             print(f"ingest:   {' '.join(generator[1:])}")
-            process = await trio.lowlevel.open_process(generator, stdout=subprocess.DEVNULL)
-            try:
+            async with load_process(generator, args.duration + 60):
                 await trio.sleep(WARM_UP_S)
                 cpu = service.cpu_seconds()
                 loaded = await run_load(dashboards_only(service.url, args, args.duration))
                 loaded_cpu = service.cpu_seconds() - cpu
-                with trio.fail_after(args.duration + 60):
-                    await process.wait()
-            finally:
-                if process.returncode is None:
-                    process.kill()
             ingest = json.loads(ingest_json.read_text())
 
     sent = ingest["events_sent"] + baseline.events_sent + loaded.events_sent
@@ -113,8 +104,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--baseline", type=float, default=5.0)
     args = parser.parse_args()
-    print(f"machine:  {describe_machine()}")
-    print(f"command:  uv run python {' '.join(sys.argv)}")
+    print(run_header())
     trio.run(measure, args)
 
 

@@ -15,7 +15,6 @@ Target: flat (the same latency whatever the history).
 from __future__ import annotations
 
 import argparse
-import sys
 
 import orjson
 import trio
@@ -25,7 +24,7 @@ from actors.wsclient import open_client
 from courses import bundled_catalog
 from loadtest import summarize_ms
 from loadtest.clients import ask_for, now_ms
-from loadtest.machine import describe_machine
+from loadtest.machine import run_header
 from loadtest.script import Persona, StudentScript, request_frame
 from loadtest.shape import check_reply, parse_frame
 from loadtest.spawn import spawned_service
@@ -105,8 +104,7 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    print(f"machine:  {describe_machine()}")
-    print(f"command:  uv run python {' '.join(sys.argv)}")
+    print(run_header())
     trio.run(measure, args)
 
 

@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import trio
 
-from loadtest.machine import describe_machine
-from loadtest.spawn import SpawnedService, spawned_service
+from loadtest.machine import run_header
+from loadtest.spawn import SpawnedService, load_process, loadtest_command, spawned_service
 
 STARTUP_S = 1.0  # a generator process imports and connects before it sends
 
 
 def generator_command(url: str, args: argparse.Namespace, index: int, out: Path) -> list[str]:
-    return [
-        sys.executable, "-m", "loadtest", "--url", url,
+    return loadtest_command(
+        url, out,
         "--users", str(args.connections), "--dashboards", "0", "--think-time", "0", "0",
         "--duration", str(args.duration), "--seed", str(100 + index),
-        "--no-progress", "--json", str(out),
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -93,13 +90,8 @@ async def _steady_cpu(service: SpawnedService, duration_s: float, out: list[floa
 
 
 async def _run(command: list[str], timeout_s: float) -> None:
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
-    try:
-        with trio.fail_after(timeout_s):
-            await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
+    async with load_process(command, timeout_s):
+        pass  # nothing to do meanwhile: it is done when the process is
 
 
 def main() -> None:
@@ -108,8 +100,7 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=1)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    print(f"machine:  {describe_machine()}")
-    print(f"command:  uv run python {' '.join(sys.argv)}")
+    print(run_header())
     trio.run(measure, args)
 
 

@@ -25,7 +25,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,12 +37,7 @@ from actors.wsclient import open_client
 from analytics import UiEvent
 from analytics.progress import CourseProgress
 from courses import bundled_catalog
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from loadtest.spawn import cli_command, free_port
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 30) -> None:
@@ -168,10 +162,10 @@ async def active_stream(relay_port: int, polls: int) -> list[float]:
     return samples
 
 
-async def answered_again(relay_port: int) -> None:
+async def answered_again(relay_port: int, stream: int) -> None:
     while True:
         try:
-            async with open_client(f"ws://127.0.0.1:{relay_port}/s050") as ws:
+            async with open_client(f"ws://127.0.0.1:{relay_port}/s{stream:03d}") as ws:
                 with trio.fail_after(0.5):
                     await ask(ws, request("back", "spinner", "cie3", "indicators", 7), 1)
                 return
@@ -186,18 +180,7 @@ def percentiles(samples: list[float]) -> str:
 
 
 def start_relay(port: int) -> subprocess.Popen:
-    relay = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "actors.cli",
-            "--log-level",
-            "WARNING",
-            "relay",
-            "--listen",
-            f"127.0.0.1:{port}",
-        ]
-    )
+    relay = subprocess.Popen(cli_command("relay", "--listen", f"127.0.0.1:{port}"))
     wait_for_port(port, relay)
     return relay
 
@@ -221,20 +204,9 @@ def main() -> None:
         relay_port = free_port()
         relay = start_relay(relay_port)
         urls = [f"ws://127.0.0.1:{relay_port}/s{n:03d}" for n in range(args.streams)]
-        command = [
-            sys.executable,
-            "-m",
-            "actors.cli",
-            "--log-level",
-            "WARNING",
-            "serve",
-            "--data",
-            str(data),
-            "--idle-timeout-s",
-            "3",
-            "--relay-backoff-max-s",
-            "1",
-        ]
+        command = cli_command(
+            "serve", "--data", str(data), "--idle-timeout-s", "3", "--relay-backoff-max-s", "1"
+        )
         for url in urls:
             command += ["--connect", url]
         service = subprocess.Popen(command)
@@ -252,7 +224,7 @@ def main() -> None:
             time.sleep(1.0)
             relay = start_relay(relay_port)
             back = time.perf_counter()
-            trio.run(answered_again, relay_port)
+            trio.run(answered_again, relay_port, args.streams // 2)
             print(
                 f"relay killed and restarted: answered again {time.perf_counter() - back:.3f} s "
                 "after it listened again (backoff cap 1 s)"

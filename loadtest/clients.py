@@ -118,6 +118,21 @@ class Link:
             self.tally.connection_lost(self.role, f"close {reason.code} {reason.reason or ''}")
 
 
+async def _read_until_lost(
+    ws: WebSocketConnection, link: Link, scope: trio.CancelScope, take: Callable[[str], None]
+) -> None:
+    """Hand every frame to ``take`` as it comes, until the other side closes the
+    connection; then count the loss on ``link`` and cancel ``scope``."""
+    while True:
+        try:
+            text = await ws.get_message()
+        except ConnectionClosed as exc:
+            link.lost(exc)
+            scope.cancel()
+            return
+        take(text)
+
+
 async def _connected(
     ctx: Context,
     url: str,
@@ -212,21 +227,18 @@ async def _drain_student(
     ctx: Context, ws: WebSocketConnection, user: str, link: Link, scope: trio.CancelScope
 ) -> None:
     """Read everything; count error replies to this student's events (hub mode)."""
-    while True:
-        try:
-            text = await ws.get_message()
-        except ConnectionClosed as exc:
-            link.lost(exc)
-            scope.cancel()
-            return
+
+    def take(text: str) -> None:
         if '"error"' not in text:
-            continue  # cheap filter: on a relay this is every frame of the stream
+            return  # cheap filter: on a relay this is every frame of the stream
         frame, _ = parse_frame(text)
         if frame is None:
             ctx.tally.unreadable()
         elif frame.get("type") == "error" and frame.get("user") == user and "id" not in frame:
             error = frame.get("error")
             ctx.tally.event_error(str(error.get("code") if isinstance(error, dict) else error))
+
+    await _read_until_lost(ws, link, scope, take)
 
 
 # --- dashboards -------------------------------------------------------------------
@@ -307,18 +319,14 @@ async def _poll(
 async def _read_replies(
     ctx: Context, ws: WebSocketConnection, owner: int, link: Link, scope: trio.CancelScope
 ) -> None:
-    while True:
-        try:
-            text = await ws.get_message()
-        except ConnectionClosed as exc:
-            link.lost(exc)
-            scope.cancel()
-            return
+    def take(text: str) -> None:
         now = trio.current_time()
         if ctx.shared_stream and '"id"' not in text:
-            continue  # another client's event: frames we asked for always carry an id
+            return  # another client's event: frames we asked for always carry an id
         frame, problem = parse_frame(text)
         if frame is None:
             ctx.tally.unreadable()
         else:
             ctx.tally.reply(owner, frame, problem, now)
+
+    await _read_until_lost(ws, link, scope, take)

@@ -34,3 +34,8 @@ def describe_machine() -> str:
 def this_command() -> str:
     """The command line that ran this script, to rerun it."""
     return shlex.join([Path(sys.executable).name, *sys.argv])
+
+
+def run_header() -> str:
+    """What a benchmark prints first: the machine, and the command to run it again."""
+    return f"machine:  {describe_machine()}\ncommand:  uv run python {' '.join(sys.argv)}"

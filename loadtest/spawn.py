@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -97,19 +97,39 @@ def count_stored(data_path: Path) -> int | None:
         connection.close()
 
 
+def cli_command(*args: str) -> list[str]:
+    """``learning-analytics *args`` with this interpreter, logging warnings and worse."""
+    return [sys.executable, "-m", "actors.cli", "--log-level", "WARNING", *args]
+
+
 def service_command(port: int, data_path: Path) -> list[str]:
+    return cli_command("serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_path))
+
+
+def loadtest_command(url: str, json_path: Path, *flags: str) -> list[str]:
+    """A load tester against ``url`` (no live progress) writing its report to ``json_path``."""
     return [
-        sys.executable,
-        "-m",
-        "actors.cli",
-        "--log-level",
-        "WARNING",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--data",
-        str(data_path),
-    ]
+        sys.executable, "-m", "loadtest", "--url", url, *flags,
+        "--no-progress", "--json", str(json_path),
+    ]  # fmt: skip
+
+
+@asynccontextmanager
+async def load_process(command: Sequence[str], timeout_s: float) -> AsyncIterator[trio.Process]:
+    """``command`` running (its output discarded) while the ``async with`` body runs.
+
+    On the way out it is waited for, at most ``timeout_s`` (``trio.TooSlowError``
+    after that), and killed if it is still running. For benchmarks that keep the
+    load generator out of the process that measures.
+    """
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
+    try:
+        yield process
+        with trio.fail_after(timeout_s):
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
 
 
 @asynccontextmanager

@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import trio
 
 from actors.broadcast_relay import BroadcastRelay
 from actors.relay import Backoff
+from actors.service import Service
 from tests.actors.conftest import (
     Client,
     connect,
@@ -63,29 +66,42 @@ async def start_relay(
     return relay, bound, scope
 
 
-async def test_replies_come_back_through_the_stream_and_other_replies_are_ignored(tmp_path) -> None:
+@asynccontextmanager
+async def following_a_relay(
+    tmp_path: Path, *paths: str
+) -> AsyncIterator[tuple[Service, list[str]]]:
+    """A relay on a free port and the service following its streams ``paths``, connected
+    to all of them; yields the service and the streams' URLs. The relay stops after it."""
     async with trio.open_nursery() as nursery:
         _, port, relay_scope = await start_relay(nursery)
-        url = f"ws://127.0.0.1:{port}/spin30"
-        settings = service_settings(tmp_path, listen=None, connect=(url,), **FAST_BACKOFF)
+        urls = [f"ws://127.0.0.1:{port}{path}" for path in paths]
+        settings = service_settings(tmp_path, listen=None, connect=tuple(urls), **FAST_BACKOFF)
         async with running_service(settings) as service:
-            await wait_until(lambda: service.relays[0].connected)
-            async with connect(url) as ui, connect(url) as dashboard:
-                for t, log in enumerate(["voltage", "speed", "voltage"]):
-                    await ui.send(event("u1", log, t))
-                await ui.send("not json at all")  # an event-side error: counted, not answered
-                await ui.send({"type": "response", "user": "u1", "content": "indicators"})
-                await dashboard.send(request("u1", "indicators", id="d1"))
-                # Everyone on the stream sees the reply, the UI included (relay semantics),
-                # and before it, only what the other clients sent: no error for the
-                # garbage, no answer to the other client's response frame.
-                for client in (ui, dashboard):
-                    seen = await receive_until(client, reply_to("d1"))
-                    reply = seen[-1]
-                    assert reply["type"] == "response"
-                    assert reply["indicators"]["edges"] > 0
-                    assert not [f for f in seen[:-1] if f.get("type") == "error"]
+            await wait_until(lambda: all(s.connected for s in service.relays))
+            yield service, urls
         relay_scope.cancel()
+
+
+async def test_replies_come_back_through_the_stream_and_other_replies_are_ignored(tmp_path) -> None:
+    async with (
+        following_a_relay(tmp_path, "/spin30") as (_, [url]),
+        connect(url) as ui,
+        connect(url) as dashboard,
+    ):
+        for t, log in enumerate(["voltage", "speed", "voltage"]):
+            await ui.send(event("u1", log, t))
+        await ui.send("not json at all")  # an event-side error: counted, not answered
+        await ui.send({"type": "response", "user": "u1", "content": "indicators"})
+        await dashboard.send(request("u1", "indicators", id="d1"))
+        # Everyone on the stream sees the reply, the UI included (relay semantics),
+        # and before it, only what the other clients sent: no error for the
+        # garbage, no answer to the other client's response frame.
+        for client in (ui, dashboard):
+            seen = await receive_until(client, reply_to("d1"))
+            reply = seen[-1]
+            assert reply["type"] == "response"
+            assert reply["indicators"]["edges"] > 0
+            assert not [f for f in seen[:-1] if f.get("type") == "error"]
 
 
 async def test_the_service_follows_a_relay_that_vanishes_and_returns(tmp_path) -> None:
@@ -125,56 +141,47 @@ async def test_the_service_follows_a_relay_that_vanishes_and_returns(tmp_path) -
 
 
 async def test_garbage_on_one_stream_does_not_affect_another(tmp_path) -> None:
-    async with trio.open_nursery() as nursery:
-        _, port, relay_scope = await start_relay(nursery)
-        noisy, quiet = f"ws://127.0.0.1:{port}/spin40", f"ws://127.0.0.1:{port}/spin41"
-        settings = service_settings(tmp_path, listen=None, connect=(noisy, quiet), **FAST_BACKOFF)
-        async with running_service(settings) as service:
-            await wait_until(lambda: all(s.connected for s in service.relays))
-            async with connect(noisy) as garbage, connect(quiet) as good:
-                for frame in ["{", "[]", '{"type": "analytics"}', "x" * 1000]:
-                    await garbage.send(frame)
-                await garbage.send(request("", "indicators"))  # a bad request IS answered
-                error = (await receive_until(garbage, lambda f: f.get("type") == "error"))[-1]
-                assert error["error"]["code"] == "invalid_message"
-                await good.send(event("u2", "voltage", 1))
-                await good.send(event("u2", "voltage", 2))
-                await good.send(request("u2", "student_graph", id=7))
-                reply = (await receive_until(good, reply_to(7)))[-1]
-                assert reply["edges"][0]["label"] == "1"
-                assert all(s.connected for s in service.relays)
-                assert all(s.connects == 1 for s in service.relays)
-        relay_scope.cancel()
+    async with (
+        following_a_relay(tmp_path, "/spin40", "/spin41") as (service, [noisy, quiet]),
+        connect(noisy) as garbage,
+        connect(quiet) as good,
+    ):
+        for frame in ["{", "[]", '{"type": "analytics"}', "x" * 1000]:
+            await garbage.send(frame)
+        await garbage.send(request("", "indicators"))  # a bad request IS answered
+        error = (await receive_until(garbage, lambda f: f.get("type") == "error"))[-1]
+        assert error["error"]["code"] == "invalid_message"
+        await good.send(event("u2", "voltage", 1))
+        await good.send(event("u2", "voltage", 2))
+        await good.send(request("u2", "student_graph", id=7))
+        reply = (await receive_until(good, reply_to(7)))[-1]
+        assert reply["edges"][0]["label"] == "1"
+        assert all(s.connected for s in service.relays)
+        assert all(s.connects == 1 for s in service.relays)
 
 
 async def test_a_flood_on_one_stream_does_not_starve_another(tmp_path) -> None:
-    async with trio.open_nursery() as nursery:
-        _, port, relay_scope = await start_relay(nursery)
-        flood, calm = f"ws://127.0.0.1:{port}/spin50", f"ws://127.0.0.1:{port}/spin51"
-        settings = service_settings(tmp_path, listen=None, connect=(flood, calm), **FAST_BACKOFF)
-        async with running_service(settings) as service:
-            await wait_until(lambda: all(s.connected for s in service.relays))
-            flood_size = 5000
-            async with (
-                connect(flood) as flooder,
-                connect(calm) as student,
-                trio.open_nursery() as load,
-            ):
+    async with following_a_relay(tmp_path, "/spin50", "/spin51") as (service, [flood, calm]):
+        flood_size = 5000
+        async with (
+            connect(flood) as flooder,
+            connect(calm) as student,
+            trio.open_nursery() as load,
+        ):
 
-                async def pour() -> None:
-                    for t in range(flood_size):
-                        await flooder.send(event("flooder", "voltage", t))
+            async def pour() -> None:
+                for t in range(flood_size):
+                    await flooder.send(event("flooder", "voltage", t))
 
-                load.start_soon(pour)
-                await trio.sleep(0.05)
-                await student.send(event("u3", "speed", 1))
-                await student.send(request("u3", "indicators", id=1))
-                reply = (await receive_until(student, reply_to(1)))[-1]
-                # Answered while the flood was still being read.
-                applied = service.writer.committed_seq + service.writer.buffered
-                assert reply["id"] == 1
-                assert applied < flood_size
-        relay_scope.cancel()
+            load.start_soon(pour)
+            await trio.sleep(0.05)
+            await student.send(event("u3", "speed", 1))
+            await student.send(request("u3", "indicators", id=1))
+            reply = (await receive_until(student, reply_to(1)))[-1]
+            # Answered while the flood was still being read.
+            applied = service.writer.committed_seq + service.writer.buffered
+            assert reply["id"] == 1
+            assert applied < flood_size
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:

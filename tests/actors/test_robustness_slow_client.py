@@ -6,6 +6,7 @@ import contextlib
 import json
 import random
 import time
+from typing import Any
 
 import pytest
 import trio
@@ -47,6 +48,28 @@ async def flood(ws: Client, frame: dict, sent: list[int]) -> None:
             sent[0] += 1
     except ConnectionClosed:
         pass
+
+
+async def send_while_reading(ws: Client, frames: list[Any], replies: int) -> list[dict]:
+    """Send ``frames`` as fast as it can while reading every reply as it comes; returns
+    the replies read by the time ``replies`` are in, ``ws`` is closed or 5 s have passed."""
+    got: list[dict] = []
+
+    async def read_everything() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                got.append(json.loads(await ws.ws.get_message()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_everything)
+        with contextlib.suppress(ConnectionClosed):
+            for frame in frames:
+                await ws.send(frame)
+        with trio.move_on_after(5):
+            while len(got) < replies and ws.ws.closed is None:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    return got
 
 
 async def test_a_dashboard_that_never_reads_is_cut_off_and_the_other_is_not(tmp_path) -> None:
@@ -139,26 +162,11 @@ async def test_a_dashboard_that_reads_everything_is_not_cut_off_for_a_burst(tmp_
     burst = 40  # 200 replies, and the client reads them all as fast as they come
     reference = Reference()
     async with running_service(service_settings(tmp_path)) as service, client(service) as ws:
-        got: list[dict] = []
-
-        async def read_everything() -> None:
-            with contextlib.suppress(ConnectionClosed):
-                while True:
-                    got.append(json.loads(await ws.ws.get_message()))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read_everything)
-            with contextlib.suppress(ConnectionClosed):
-                for number in range(burst):
-                    await ws.send(
-                        request_frame(
-                            "u", course, "all_feedback", id=number, graph=task_graph(course)
-                        )
-                    )
-            with trio.move_on_after(5):
-                while len(got) < 5 * burst and ws.ws.closed is None:
-                    await trio.sleep(0.01)
-            nursery.cancel_scope.cancel()
+        asks = [
+            request_frame("u", course, "all_feedback", id=number, graph=task_graph(course))
+            for number in range(burst)
+        ]
+        got = await send_while_reading(ws, asks, 5 * burst)
         assert ws.ws.closed is None, ws.ws.closed
         assert len(got) == 5 * burst
         groups = [got[start : start + 5] for start in range(0, len(got), 5)]
@@ -177,22 +185,7 @@ async def test_a_burst_of_bad_frames_from_a_reading_client_is_answered_not_cut_o
     ~130 of them in a burst overflowed the outbox of a client that reads them all.)"""
     bad = 300
     async with running_service(service_settings(tmp_path)) as service, client(service) as ws:
-        got: list[dict] = []
-
-        async def read_everything() -> None:
-            with contextlib.suppress(ConnectionClosed):
-                while True:
-                    got.append(json.loads(await ws.ws.get_message()))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read_everything)
-            with contextlib.suppress(ConnectionClosed):
-                for _ in range(bad):
-                    await ws.send("{not json")
-            with trio.move_on_after(5):
-                while len(got) < bad and ws.ws.closed is None:
-                    await trio.sleep(0.01)
-            nursery.cancel_scope.cancel()
+        got = await send_while_reading(ws, ["{not json"] * bad, bad)
         assert ws.ws.closed is None, ws.ws.closed
         assert [reply["error"]["code"] for reply in got] == ["bad_json"] * bad
 

@@ -21,7 +21,7 @@ from tests.legacy.legacy_data import (
     frame,
     log_name,
     random_frames,
-    write_feedback_csv,
+    write_csv,
     write_log,
     write_matrix_csv,
 )
@@ -98,7 +98,7 @@ def write_scenario(directory: Path, catalog: Catalog) -> Legacy:
         {"state": "Frustrated", "subject": "Cooking", "t": 1_673_262_950_005},
         {"state": "Anxious", "subject": "Workbook", "t": 1_673_262_950_006},
     ]
-    write_feedback_csv(
+    write_csv(
         directory,
         "bob-pendulum-engdes1-feedback.csv",
         FEEDBACK_HEADER,

@@ -119,16 +119,11 @@ def write_matrix_csv(
     directory: Path, name: str, nodes: Sequence[str], matrix: Sequence[Sequence[float]]
 ) -> Path:
     """pandas ``to_csv`` layout: an unnamed index column, header = nodes."""
-    path = directory / name
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["", *nodes])
-        for node, row in zip(nodes, matrix, strict=True):
-            writer.writerow([node, *row])
-    return path
+    rows = ([node, *row] for node, row in zip(nodes, matrix, strict=True))
+    return write_csv(directory, name, ["", *nodes], rows)
 
 
-def write_feedback_csv(
+def write_csv(
     directory: Path, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> Path:
     path = directory / name

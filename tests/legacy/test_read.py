@@ -29,7 +29,7 @@ from tests.legacy.conftest import (
 from tests.legacy.legacy_data import (
     UUID_USER,
     log_name,
-    write_feedback_csv,
+    write_csv,
     write_log,
     write_matrix_csv,
 )
@@ -231,7 +231,7 @@ def test_a_bad_adjacency_refuses_the_user(
 
 def test_feedback_csv_is_read_leniently(tmp_path: Path, catalog: Catalog) -> None:
     course = course_of(catalog, "spinner", "cie3")
-    write_feedback_csv(
+    write_csv(
         tmp_path,
         "u-spinner-cie3-feedback.csv",
         ["Subject", "extra", " State ", "input"],
