@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 HANDSHAKE_TIMEOUT_S = 10.0
+# trio-websocket's queue between its socket reader and ours. At 1 (its
+# default) the two tasks alternate on every frame; a few places let one pass
+# over the socket parse every frame that came in. Our reader still drains it
+# continuously, so pings are never held up (trio-websocket#82).
+MESSAGE_QUEUE_SIZE = 16
 
 
 class Hub:
@@ -64,6 +69,7 @@ class Hub:
             None,
             handler_nursery=connections,
             max_message_size=self._max_frame_bytes,
+            message_queue_size=MESSAGE_QUEUE_SIZE,
             connect_timeout=HANDSHAKE_TIMEOUT_S,
             disconnect_timeout=HANDSHAKE_TIMEOUT_S,
         )
