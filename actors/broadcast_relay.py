@@ -80,8 +80,8 @@ class BroadcastRelay:
                     other.send_nowait(frame)
                 except trio.WouldBlock:
                     other.close()  # too slow: its forwarder ends and closes it
-                except trio.ClosedResourceError:
-                    pass
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    pass  # that client just left
                 else:
                     self.frames_relayed += 1
 
