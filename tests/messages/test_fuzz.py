@@ -9,7 +9,16 @@ import orjson
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from messages import ABSENT, DecodeError, ErrorCode, Request, decode, encode_event, payload_json
+from messages import (
+    ABSENT,
+    DecodeError,
+    ErrorCode,
+    Request,
+    codec,
+    decode,
+    encode_event,
+    payload_json,
+)
 from tests.messages.strategies import (
     analytics_frames,
     json_values,
@@ -153,3 +162,51 @@ def test_truncated_frames_are_bad_json_or_decode(frame: dict[str, Any], cut: int
     if cut < len(text):
         assert isinstance(result, DecodeError)
         assert result.code is ErrorCode.BAD_JSON
+
+
+COMMAND = {
+    "user": "u1",
+    "t": 5,
+    "type": "analytics",
+    "exp": "spinner",
+    "course": "cie3",
+    "hardware": "spin30",
+    "payload": {"log": "voltage", "data": {"set": 1}},
+}
+
+
+@MANY
+@given(st.one_of(analytics_frames(), with_top_level_extras(analytics_frames()), json_values))
+@example(COMMAND)
+@example({**COMMAND, "t": True})
+@example({**COMMAND, "t": 1.7e12})
+@example({**COMMAND, "t": -1})
+@example({**COMMAND, "hardware": ""})
+@example({**COMMAND, "hardware": None})
+@example({**COMMAND, "user": ""})
+@example({**COMMAND, "exp": "a/b"})
+@example({**COMMAND, "course": ""})
+@example({**COMMAND, "payload": {"log": "voltage"}})
+@example({**COMMAND, "payload": {"log": "voltage", "data": None}})
+@example({**COMMAND, "payload": {"log": 5}})
+@example({**COMMAND, "payload": {"log": "voltage", "x": 1}})
+def test_the_command_fast_path_agrees_with_the_full_decoder(frame) -> None:
+    """``decode`` builds common commands by hand; the result must be what cattrs builds."""
+    raw = orjson.loads(orjson.dumps(frame))
+    if type(raw) is not dict:
+        return
+    fast = codec._common_command(raw)
+    try:
+        full = codec._structured(raw)
+    except DecodeError:
+        assert fast is None
+        return
+    assert fast is None or fast == full
+
+
+def test_a_plain_command_takes_the_fast_path() -> None:
+    raw = orjson.loads(orjson.dumps(COMMAND))
+    fast = codec._common_command(raw)
+    assert fast is not None
+    assert fast == codec._structured(raw)
+    assert codec._common_command({**raw, "type": "log"}) is None
