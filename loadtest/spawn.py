@@ -142,7 +142,7 @@ async def spawned_service(how: str = "subprocess") -> AsyncIterator[SpawnedServi
         raise LoadTestError(f"spawn: expected one of {SPAWN_KINDS}, got {how!r}")
     with tempfile.TemporaryDirectory(prefix="loadtest-") as scratch:
         data_path = Path(scratch) / "data"
-        spawn = _subprocess if how == "subprocess" else _in_process
+        spawn = subprocess_service if how == "subprocess" else _in_process
         async with spawn(data_path, Path(scratch) / "service.log") as service:
             yield service
         service.events_stored = await trio.to_thread.run_sync(count_stored, data_path)
@@ -167,7 +167,7 @@ async def _in_process(data_path: Path, _log: Path) -> AsyncIterator[SpawnedServi
 
 
 @asynccontextmanager
-async def _subprocess(data_path: Path, log_path: Path) -> AsyncIterator[SpawnedService]:
+async def subprocess_service(data_path: Path, log_path: Path) -> AsyncIterator[SpawnedService]:
     port = free_port()
     args = service_command(port, data_path)
     with log_path.open("wb") as log:
