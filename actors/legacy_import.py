@@ -61,7 +61,7 @@ from actors.store import EventRow, ProgressRow, StoredUser
 from analytics import UiEvent
 from analytics.progress import CourseProgress
 from courses import Catalog
-from messages import AnalyticsEvent, Event, payload_json
+from messages import AnalyticsEvent, Event
 
 __all__ = [
     "CourseFiles",
@@ -210,17 +210,8 @@ def _read_course(user: str, files: CourseFiles, catalog: Catalog, *, first_seq: 
 
 
 def _event_row(seq: int, message: Event) -> EventRow:
-    return EventRow(
-        seq,
-        message.user,
-        message.TYPE,
-        message.exp,
-        message.course,
-        message.hardware,
-        message.t,
-        message.t,  # received_ms: unknown; t is the best estimate (module docstring)
-        payload_json(message),
-    )
+    # received_ms: unknown; t is the best estimate (module docstring)
+    return EventRow.of(seq, message, hardware=message.hardware, received_ms=message.t)
 
 
 def _feedback_event(seq: int, user: str, files: CourseFiles, row: FeedbackRow) -> EventRow:

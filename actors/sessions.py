@@ -34,7 +34,6 @@ from messages import (
     Request,
     decode,
     encode,
-    payload_json,
 )
 
 log = logging.getLogger(__name__)
@@ -345,18 +344,6 @@ class Shard:
 def _row_maker(delivery: Delivery) -> Callable[[int], EventRow]:
     message = delivery.message
     assert not isinstance(message, Request)
-
-    def row(seq: int) -> EventRow:
-        return EventRow(
-            seq,
-            message.user,
-            message.TYPE,
-            message.exp,
-            message.course,
-            delivery.hardware,
-            message.t,
-            delivery.received_ms,
-            payload_json(message),
-        )
-
-    return row
+    return lambda seq: EventRow.of(
+        seq, message, hardware=delivery.hardware, received_ms=delivery.received_ms
+    )

@@ -21,6 +21,8 @@ from typing import IO, Any
 import attrs
 import orjson
 
+from messages import Event, payload_json
+
 DATABASE_NAME = "analytics.sqlite3"
 LOCK_NAME = "analytics.lock"
 SCHEMA_VERSION = 1
@@ -78,6 +80,21 @@ class EventRow:
     t: int
     received_ms: int
     payload: Any
+
+    @classmethod
+    def of(cls, seq: int, event: Event, *, hardware: str | None, received_ms: int) -> EventRow:
+        """The row of a decoded event, its payload exactly as it came."""
+        return cls(
+            seq,
+            event.user,
+            event.TYPE,
+            event.exp,
+            event.course,
+            hardware,
+            event.t,
+            received_ms,
+            payload_json(event),
+        )
 
 
 @attrs.frozen

@@ -6,8 +6,10 @@ text. PROTOCOL.md is the contract these classes implement.
 """
 
 from messages.codec import (
+    EVENT_CLASSES,
     MESSAGE_TYPES,
     REQUEST_CONTENTS,
+    REQUEST_PAYLOAD_CLASSES,
     decode,
     encode,
     encode_error,
@@ -61,8 +63,10 @@ from messages.outbound import (
 
 __all__ = [
     "ABSENT",
+    "EVENT_CLASSES",
     "MESSAGE_TYPES",
     "REQUEST_CONTENTS",
+    "REQUEST_PAYLOAD_CLASSES",
     "Absent",
     "AllFeedbackRequest",
     "AnalyticsEvent",

@@ -69,8 +69,10 @@ from messages.limits import (
 from messages.outbound import ErrorReply, OutboundMessage
 
 __all__ = [
+    "EVENT_CLASSES",
     "MESSAGE_TYPES",
     "REQUEST_CONTENTS",
+    "REQUEST_PAYLOAD_CLASSES",
     "decode",
     "encode",
     "encode_error",
@@ -78,8 +80,8 @@ __all__ = [
     "payload_json",
 ]
 
-_EVENT_CLASSES: Final = (AnalyticsEvent, LogEvent, FeedbackEvent)
-_REQUEST_PAYLOAD_CLASSES: Final = (
+EVENT_CLASSES: Final = (AnalyticsEvent, LogEvent, FeedbackEvent)
+REQUEST_PAYLOAD_CLASSES: Final = (
     StudentGraphRequest,
     ComparisonGraphRequest,
     TaskIdentificationRequest,
@@ -89,13 +91,11 @@ _REQUEST_PAYLOAD_CLASSES: Final = (
     AllFeedbackRequest,
 )
 
-MESSAGE_TYPES: Final[tuple[str, ...]] = tuple(
-    sorted(cls.TYPE for cls in (*_EVENT_CLASSES, Request))
-)
+MESSAGE_TYPES: Final[tuple[str, ...]] = tuple(sorted(cls.TYPE for cls in (*EVENT_CLASSES, Request)))
 """Every valid ``type`` tag, sorted as listed in error messages."""
 
 REQUEST_CONTENTS: Final[tuple[str, ...]] = tuple(
-    sorted(cls.CONTENT for cls in _REQUEST_PAYLOAD_CLASSES)
+    sorted(cls.CONTENT for cls in REQUEST_PAYLOAD_CLASSES)
 )
 """Every valid request ``content`` tag, sorted as listed in error messages."""
 
@@ -124,11 +124,11 @@ def _build_converter() -> tuple[Converter, dict[tuple[str, str | None], _Structu
     structurers: dict[tuple[str, str | None], _Structurer] = {}
     for payload_cls in (AnalyticsPayload, LogPayload, FeedbackPayload):
         converter.register_structure_hook(payload_cls, make_payload_hook(converter, payload_cls))
-    for event_cls in _EVENT_CLASSES:
+    for event_cls in EVENT_CLASSES:
         structure_event = make_dict_structure_fn(event_cls, converter, **EVENT_OVERRIDES)
         converter.register_structure_hook(event_cls, structure_event)
         structurers[event_cls.TYPE, None] = _bind(structure_event, event_cls)
-    for payload_cls in _REQUEST_PAYLOAD_CLASSES:
+    for payload_cls in REQUEST_PAYLOAD_CLASSES:
         structure_payload = make_payload_hook(converter, payload_cls)
         converter.register_structure_hook(payload_cls, structure_payload)
         structure_request = make_dict_structure_fn(
@@ -139,7 +139,7 @@ def _build_converter() -> tuple[Converter, dict[tuple[str, str | None], _Structu
         )
         structurers[Request.TYPE, payload_cls.CONTENT] = _bind(structure_request, Request)
 
-    register_unstructure_hooks(converter, (*_EVENT_CLASSES, Request), _REQUEST_PAYLOAD_CLASSES)
+    register_unstructure_hooks(converter, (*EVENT_CLASSES, Request), REQUEST_PAYLOAD_CLASSES)
     return converter, structurers
 
 
