@@ -51,7 +51,6 @@ class Hub:
         self._max_frame_bytes = max_frame_bytes
         self._numbers = itertools.count(1)
         self.connections: set[WebSocketConnection] = set()
-        self.accepted = 0
         self._all_closed = trio.Event()
 
     async def run(
@@ -88,7 +87,6 @@ class Hub:
             ws = await request.accept()
         except ConnectionClosed:
             return
-        self.accepted += 1
         self.connections.add(ws)
         try:
             await run_connection(

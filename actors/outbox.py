@@ -22,7 +22,6 @@ class Outbox:
         self.name = name
         self.overflowed = False
         self.cut_off = False  # the connection has been closed for it
-        self.sent = 0
         self._reserved = 0
         self._room = trio.Event()
 
@@ -70,7 +69,6 @@ class Outbox:
 
     def taken(self) -> None:
         """The writer sent one frame: there is room again."""
-        self.sent += 1
         self._room.set()
 
     def close(self) -> None:

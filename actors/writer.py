@@ -70,7 +70,6 @@ class StoreWriter:
         self._stopping = trio.Event()
         self._limiter = trio.CapacityLimiter(1)
         self.last_error: str | None = None
-        self.batches_written = 0
         self.on_commit: Callable[[int, int, float], None] | None = None
 
     # --- called by sessions, synchronously, from the event loop ----------------
@@ -183,7 +182,6 @@ class StoreWriter:
         if self.last_error is not None:
             log.warning("store.write_recovered", extra={"events": len(events)})
             self.last_error = None
-        self.batches_written += 1
         for session, seq, _ in captured:
             session.saved(seq)
         async with self._committed:
