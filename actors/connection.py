@@ -2,32 +2,32 @@
 
 Two tasks. The reader always drains the socket (so pings are answered even
 when the client reads nothing), decodes each frame with the ``messages``
-codec, answers bad frames with an error reply and delivers good ones to the
-user's shard through the router. The writer sends what the outbox holds,
-each send under a deadline; a client that stops reading fills its outbox and
-is cut off (close 1008), and nobody else ever waits for it.
+codec, answers bad frames with an error reply and hands good ones to the
+router, which applies an event to its user's session right away and sends a
+request's snapshot to the analytics pool. The writer sends what the outbox
+holds, everything queued in one write, each write under a deadline; a client
+that stops reading fills its outbox and is cut off (close 1008), and nobody
+else ever waits for it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import attrs
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from actors.metrics import Metrics
 from actors.outbox import Outbox, open_outbox
-from actors.sessions import Delivery
+from actors.sessions import Delivery, Router
 from actors.store import now_ms
+from actors.transport import Transport, TransportClosed
 from messages import (
     AllFeedbackRequest,
     DecodeError,
-    InboundMessage,
     Request,
     check_hardware,
     decode,
@@ -38,36 +38,9 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008  # the client broke our rules: stopped reading
 CLOSE_UNSUPPORTED = 1003  # binary frame: we speak JSON text
-
-
-class Router:
-    """Finds a user's shard: a hash, so no directory lookup per event."""
-
-    def __init__(self, inboxes: Sequence[trio.MemorySendChannel[Delivery]]) -> None:
-        self._inboxes = list(inboxes)
-
-    async def deliver(
-        self,
-        message: InboundMessage,
-        outbox: Outbox,
-        reserved: int = 0,
-        stream: str | None = None,
-    ) -> None:
-        """Hand ``message`` to its shard; waits while that shard's inbox is full.
-
-        ``reserved``: outbox places held for the replies of a request;
-        ``stream``: the hardware of a message that names none.
-        Raises ``trio.ClosedResourceError`` once the service is shutting down.
-        """
-        index = zlib.crc32(message.user.encode()) % len(self._inboxes)
-        hardware = stream if message.hardware is None else message.hardware
-        await self._inboxes[index].send(
-            Delivery(message, outbox, now_ms(), trio.current_time(), reserved, hardware)
-        )
-
-    async def aclose(self) -> None:
-        for inbox in self._inboxes:
-            await inbox.aclose()
+# How long a close waits for the peer's close frame: a client that does not
+# read must not hold us (trio-websocket alone would wait 60 s).
+CLOSE_TIMEOUT_S = 1.0
 
 
 class Drain:
@@ -134,7 +107,7 @@ def stream_of(path: str) -> str | None:
 
 
 async def run_connection(
-    ws: WebSocketConnection,
+    ws: Transport,
     *,
     stream: str | None,
     router: Router,
@@ -161,7 +134,7 @@ async def run_connection(
 class _Reader:
     """The reading half of a connection actor."""
 
-    ws: WebSocketConnection
+    ws: Transport
     stream: str | None
     outbox: Outbox
     router: Router
@@ -173,22 +146,21 @@ class _Reader:
         with drain.watch() as scope:
             while True:
                 try:
-                    frame = await self.ws.get_message()
-                except ConnectionClosed:
+                    frames = await self.ws.receive_messages()
+                except TransportClosed:
                     return
-                if not drain.started:
-                    keep_reading = await self._take(frame)
-                else:
+                if drain.started:
                     scope.deadline = trio.current_time() + drain.idle_s
-                    with trio.CancelScope(shield=True):  # a frame read is a frame handled
-                        keep_reading = await self._take(frame)
-                if not keep_reading:
-                    return
+                # A frame read is a frame handled, even when a drain times out meanwhile.
+                with trio.CancelScope(shield=drain.started):
+                    for frame in frames:
+                        if not await self._take(frame):
+                            return
 
     async def _take(self, frame: str | bytes) -> bool:
         """Handle one frame; False when the connection must end."""
         if isinstance(frame, bytes):
-            await close_quickly(self.ws, CLOSE_UNSUPPORTED, "text frames only")
+            await self.ws.close(CLOSE_UNSUPPORTED, "text frames only", timeout_s=CLOSE_TIMEOUT_S)
             return False
         try:
             message = decode(frame)
@@ -199,8 +171,10 @@ class _Reader:
             reserved = replies_to(message)
             if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
                 return False  # the client does not read its replies: cut off by the writer
+        hardware = self.stream if message.hardware is None else message.hardware
+        delivery = Delivery(message, self.outbox, now_ms(), trio.current_time(), reserved, hardware)
         try:
-            await self.router.deliver(message, self.outbox, reserved, self.stream)
+            await self.router.deliver(delivery)
         except trio.ClosedResourceError:
             return False  # the service is stopping
         return True
@@ -219,7 +193,7 @@ class _Reader:
 
 
 async def _write_loop(
-    ws: WebSocketConnection,
+    ws: Transport,
     outgoing: trio.MemoryReceiveChannel[str],
     outbox: Outbox,
     rules: ConnectionRules,
@@ -229,27 +203,30 @@ async def _write_loop(
             async for text in outgoing:
                 if outbox.overflowed:
                     break
+                texts = [text]
+                while len(texts) < outbox.capacity:
+                    try:
+                        texts.append(outgoing.receive_nowait())
+                    except trio.WouldBlock:
+                        break
                 with trio.move_on_after(rules.send_timeout_s) as deadline:
-                    await ws.send_message(text)
+                    await ws.send_messages(texts)
                 outbox.taken()
                 if deadline.cancelled_caught:
-                    # A frame may be half written: no close frame after it, just drop
-                    # the TCP connection (a zero timeout aborts trio-websocket's close).
-                    await _cut_off(ws, outbox, rules, "send timed out", abort=True)
+                    # If a frame was half written, the transport just hangs up.
+                    await _cut_off(ws, outbox, rules, "send timed out")
                     return
-        except ConnectionClosed:
+        except TransportClosed:
             return
     if outbox.overflowed:
         await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
 
 
 async def _cut_off(
-    ws: WebSocketConnection,
+    ws: Transport,
     outbox: Outbox,
     rules: ConnectionRules,
     reason: str,
-    *,
-    abort: bool = False,
 ) -> None:
     """Close a client that does not read (1008, or a plain TCP abort), once, and count it."""
     if outbox.cut_off:
@@ -257,16 +234,4 @@ async def _cut_off(
     outbox.cut_off = True
     log.warning("connection.slow_client", extra={"connection": outbox.name, "reason": reason})
     rules.metrics.slow_clients.inc()
-    await close_quickly(ws, CLOSE_POLICY, reason, timeout_s=0 if abort else 1.0)
-
-
-async def close_quickly(
-    ws: WebSocketConnection, code: int, reason: str, timeout_s: float = 1.0
-) -> None:
-    """Start the close handshake, but drop the socket if the peer does not answer.
-
-    trio-websocket waits for the peer's close frame (60 s by default); a client
-    that does not read would hold us that long. Cancelled, it closes the stream.
-    """
-    with trio.move_on_after(timeout_s, shield=True):
-        await ws.aclose(code, reason)
+    await ws.close(CLOSE_POLICY, reason, timeout_s=CLOSE_TIMEOUT_S)

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-from functools import partial
 
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    WebSocketConnection,
-    WebSocketRequest,
-    WebSocketServer,
-    serve_websocket,
-)
 
-from actors.connection import ConnectionRules, Router, close_quickly, run_connection, stream_of
+from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection, stream_of
+from actors.sessions import Router
+from actors.wsserver import ServerWebSocket, accept_websocket
 
 log = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 HANDSHAKE_TIMEOUT_S = 10.0
-# trio-websocket's queue between its socket reader and ours. At 1 (its
-# default) the two tasks alternate on every frame; a few places let one pass
-# over the socket parse every frame that came in. Our reader still drains it
-# continuously, so pings are never held up (trio-websocket#82).
-MESSAGE_QUEUE_SIZE = 16
 
 
 class Hub:
@@ -50,7 +39,7 @@ class Hub:
         self._port = port
         self._max_frame_bytes = max_frame_bytes
         self._numbers = itertools.count(1)
-        self.connections: set[WebSocketConnection] = set()
+        self.connections: set[ServerWebSocket] = set()
         self._all_closed = trio.Event()
 
     async def run(
@@ -60,52 +49,41 @@ class Hub:
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen until cancelled; ``started`` with the port actually bound."""
-        listen = partial(
-            serve_websocket,
-            self._handle,
-            self._host,
-            self._port,
-            None,
-            handler_nursery=connections,
-            max_message_size=self._max_frame_bytes,
-            message_queue_size=MESSAGE_QUEUE_SIZE,
-            connect_timeout=HANDSHAKE_TIMEOUT_S,
-            disconnect_timeout=HANDSHAKE_TIMEOUT_S,
-        )
-        async with trio.open_nursery() as listener:
-            server: WebSocketServer = await listener.start(listen)
-            log.info("hub.listening", extra={"host": self._host, "port": server.port})
-            task_status.started(server.port)
+        listeners = await trio.open_tcp_listeners(self._port, host=self._host)
+        port: int = listeners[0].socket.getsockname()[1]
+        log.info("hub.listening", extra={"host": self._host, "port": port})
+        task_status.started(port)
+        await trio.serve_listeners(self._handle, listeners, handler_nursery=connections)
 
-    async def _handle(self, request: WebSocketRequest) -> None:
+    async def _handle(self, stream: trio.SocketStream) -> None:
         """One connection, from handshake to close; never lets an error escape.
 
-        An escaping error would end trio-websocket's server (trio-websocket#96).
+        An escaping error would end the listener, and with it every connection.
         """
         name = f"hub-{next(self._numbers)}"
+        ws = None
         try:
-            ws = await request.accept()
-        except ConnectionClosed:
-            return
-        self.connections.add(ws)
-        try:
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                ws = await accept_websocket(stream, max_message_bytes=self._max_frame_bytes)
+            if ws is None:
+                await trio.aclose_forcefully(stream)
+                return
+            self.connections.add(ws)
             await run_connection(
-                ws,
-                stream=stream_of(request.path),
-                router=self._router,
-                rules=self._rules,
-                name=name,
+                ws, stream=stream_of(ws.path), router=self._router, rules=self._rules, name=name
             )
+            if self._rules.drain.started:
+                await ws.close(CLOSE_GOING_AWAY, "service stopping", timeout_s=CLOSE_TIMEOUT_S)
         except Exception:
             log.exception("connection.crashed", extra={"connection": name})
-            await close_quickly(ws, CLOSE_INTERNAL_ERROR, "internal error")
-        else:
-            if self._rules.drain.started:
-                await close_quickly(ws, CLOSE_GOING_AWAY, "service stopping")
+            if ws is not None:
+                await ws.close(CLOSE_INTERNAL_ERROR, "internal error", timeout_s=CLOSE_TIMEOUT_S)
         finally:
-            self.connections.discard(ws)
-            if not self.connections:
-                self._all_closed.set()
+            await trio.aclose_forcefully(stream)
+            if ws is not None:
+                self.connections.discard(ws)
+                if not self.connections:
+                    self._all_closed.set()
 
     async def drain(self) -> None:
         """Read what every client already sent, then close each with 1001 (going away).

@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """``12:00:01 warning session.crashed user=... shard=...`` for people."""
+    """``12:00:01 warning session.crashed user=...`` for people."""
 
     COLORS: ClassVar[dict[str, str]] = {
         "WARNING": "\x1b[33m",

@@ -15,8 +15,9 @@ import random
 import attrs
 import trio
 
-from actors.connection import ConnectionRules, Router, run_connection, stream_of
-from actors.wsclient import open_client, split_ws_url
+from actors.connection import ConnectionRules, run_connection, stream_of
+from actors.sessions import Router
+from actors.wsclient import ClientTransport, open_client, split_ws_url
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ async def follow_stream(
                 state.connected, state.failures, state.retry_at = True, 0, None
                 state.connects += 1
                 log.info("relay.connected", extra={"url": state.url, "connects": state.connects})
-                await run_connection(ws, stream=stream, router=router, rules=rules, name=state.url)
+                await run_connection(
+                    ClientTransport(ws), stream=stream, router=router, rules=rules, name=state.url
+                )
                 reason = _close_reason(ws.closed)
         except Exception as exc:  # any failure of one stream: log it and retry
             reason = f"{type(exc).__name__}: {exc}"

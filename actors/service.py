@@ -1,9 +1,9 @@
 """The service wiring: every actor under one root nursery, and how it stops.
 
-Start order: store writer, analytics pool, session shards, then the hub.
+Start order: store writer, analytics pool, the session router, then the hub.
 Stop order is the reverse, so nothing is dropped on the way out: stop
-accepting, close connections (1001), let the shards finish their inboxes,
-let the workers finish their jobs, then the writer's final flush.
+accepting, close connections (1001), let users being loaded get their held
+messages, let the workers finish their jobs, then the writer's final flush.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from actors.connection import ConnectionRules, Router
+from actors.connection import ConnectionRules
 from actors.endpoints import Endpoints
 from actors.http_listener import serve_http
 from actors.hub import Hub
@@ -26,7 +26,7 @@ from actors.legacy_files import LegacyFileError, has_legacy_files, scan_legacy
 from actors.metrics import Metrics
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
-from actors.sessions import Shard
+from actors.sessions import Router
 from actors.settings import Settings
 from actors.store import SqliteStore
 from actors.writer import StoreWriter
@@ -43,7 +43,7 @@ class Service:
     settings: Settings
     catalog: Catalog
     writer: StoreWriter
-    shards: list[Shard]
+    router: Router
     hub: Hub | None = None
     hub_port: int | None = None
     relays: list[StreamState] = attrs.field(factory=list)
@@ -57,7 +57,7 @@ class Service:
 
     @property
     def sessions(self) -> int:
-        return sum(len(shard.sessions) for shard in self.shards)
+        return len(self.router.sessions)
 
 
 async def serve(
@@ -113,24 +113,18 @@ async def _run(
             async with jobs_receive:
                 for _ in range(settings.workers):
                     workers.start_soon(run_worker, jobs_receive.clone(), replier, metrics)
-            shards = [
-                Shard(
-                    name=f"shard-{index}",
-                    catalog=catalog,
-                    writer=writer,
-                    jobs=jobs_send,
-                    idle_timeout_s=settings.idle_timeout_s,
-                    metrics=metrics,
-                )
-                for index in range(settings.shards)
-            ]
-            service = Service(settings, catalog, writer, shards, stop=stop, metrics=metrics)
+            router = Router(
+                catalog=catalog,
+                writer=writer,
+                jobs=jobs_send,
+                idle_timeout_s=settings.idle_timeout_s,
+                metrics=metrics,
+            )
+            service = Service(settings, catalog, writer, router, stop=stop, metrics=metrics)
             async with trio.open_nursery() as sessions:
-                router = Router(
-                    [await sessions.start(shard.run, settings.inbox_size) for shard in shards]
-                )
+                await sessions.start(router.run)
                 await _serve_front(service, router, task_status)
-                await router.aclose()  # shards finish their inboxes and return
+                router.close()  # users being loaded get their held messages
             await jobs_send.aclose()  # workers finish their jobs and return
         writer.stop()  # final flush, then the root nursery is done
     log.info("service.stopped", extra={"events_committed": writer.committed_seq})

@@ -1,12 +1,16 @@
-"""Session actors: one per user, run by a few shard tasks.
+"""Session actors: one per user, a state object run by the router that owns it.
 
 A session is a per-user state object (``UserSession``), not a task: DESIGN.md
 measured a task and channel per user at ~6.7 KB and one more hop per event,
-a state object at ~1.1 KB. Each shard task owns the users whose id hashes to
-it, with one bounded inbox, and is their supervisor: it activates a session
-from disk on its first message, evicts it when idle and flushed, and when
-handling a message raises, logs the crash with the user's id and rebuilds
-that user from disk on their next message. Nobody else notices.
+a state object at ~1.1 KB. The ``Router`` is their directory and supervisor:
+a connection hands it each decoded message and, when the user is in memory,
+the message is applied right there, in the connection's task (zero channel
+hops per event; trio runs one task at a time, so nothing interleaves with an
+update). A user who is not in memory is activated from disk by a loader task
+in the router's nursery while their messages are held, in order. An idle,
+flushed session is evicted; when handling a message raises, the crash is
+logged with the user's id and that user is rebuilt from disk on their next
+message. Nobody else notices.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ from messages import (
 
 log = logging.getLogger(__name__)
 
-# Messages held for one user while their state loads; past this the shard
-# waits for the load instead of buffering more.
+# Messages held for one user while their state loads; past this the
+# connection delivering them waits for the load instead of buffering more.
 MAX_HELD_WHILE_LOADING = 1000
 
 # Events replayed per scheduler pass when a user loads (~1 ms of work).
@@ -48,7 +52,7 @@ REPLAY_CHUNK = 64
 
 @attrs.frozen
 class Delivery:
-    """A decoded message on its way to its user's shard, and where replies go."""
+    """A decoded message on its way to its user's session, and where replies go."""
 
     message: InboundMessage
     outbox: Outbox
@@ -67,7 +71,7 @@ class UserSession:
         self.last_seq = 0  # newest event applied
         self.saved_seq = 0  # newest event covered by a snapshot on disk
         self.last_active = 0.0
-        self.crashed = False  # dropped by its shard; rebuilt from disk on the next message
+        self.crashed = False  # dropped by the router; rebuilt from disk on the next message
 
     def progress_rows(self) -> list[ProgressRow]:
         """Snapshots of every course, all at ``last_seq`` (the store relies on it)."""
@@ -146,20 +150,18 @@ class _Loading:
     done: trio.Event = attrs.field(factory=trio.Event)
 
 
-class Shard:
-    """Supervisor and runner of the sessions whose user id hashes to it."""
+class Router:
+    """The user -> session directory, and the supervisor of every session."""
 
     def __init__(
         self,
         *,
-        name: str,
         catalog: Catalog,
         writer: StoreWriter,
         jobs: trio.MemorySendChannel[Job],
         idle_timeout_s: float,
         metrics: Metrics,
     ) -> None:
-        self.name = name
         self._metrics = metrics
         self._catalog = catalog
         self._writer = writer
@@ -169,49 +171,42 @@ class Shard:
         self._loading: dict[str, _Loading] = {}
         self._recovering: dict[str, int] = {}
         self._read_limiter = trio.CapacityLimiter(1)
+        self._nursery: trio.Nursery | None = None
+        self._closed = trio.Event()
         self.crashes = 0
 
-    async def run(
-        self,
-        inbox_size: int,
-        *,
-        task_status: trio.TaskStatus[trio.MemorySendChannel[Delivery]] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Handle deliveries until every clone of the inbox is closed, then return.
-
-        Starts with ``started(inbox)``; a full inbox blocks the connections
-        that deliver to it (backpressure to the sockets, not memory growth).
-        """
-        send, receive = trio.open_memory_channel[Delivery](inbox_size)
+    async def run(self, *, task_status: trio.TaskStatus[Router] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the loaders and the idle sweep until ``close``; then finish every load and return."""
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self._evict_idle)
-            task_status.started(send)
-            async with receive:
-                async for delivery in receive:
-                    await self._take(delivery, nursery)
-                    # Then everything already waiting, without yielding per item:
-                    # handled one per scheduler pass, a shard falls behind a
-                    # hundred readers that each deliver one per pass.
-                    for _ in range(inbox_size):
-                        try:
-                            waiting = receive.receive_nowait()
-                        except trio.WouldBlock:
-                            break
-                        await self._take(waiting, nursery)
+            task_status.started(self)
+            await self._closed.wait()
             for loading in list(self._loading.values()):
                 await loading.done.wait()
             nursery.cancel_scope.cancel()
 
-    async def _take(self, delivery: Delivery, nursery: trio.Nursery) -> None:
+    def close(self) -> None:
+        """No more messages: ``run`` returns once users being loaded have had theirs."""
+        self._closed.set()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Apply (or hold, or answer) one message, in the order connections hand them in.
+
+        Usually returns without a pass through the scheduler: the caller's
+        socket read was the checkpoint. Waits while the commit buffer is full
+        (the disk is slow or failing) or while too many of a loading user's
+        messages are held: backpressure to the sockets, not memory growth.
+        Raises ``trio.ClosedResourceError`` once the service is shutting down.
+        """
+        if self._closed.is_set():
+            raise trio.ClosedResourceError("the service is stopping")
         if not self._writer.has_room:
             await self._writer.wait_for_room()
-        while (wait := self._dispatch(delivery, nursery)) is not None:
+        while (wait := self._dispatch(delivery)) is not None:
             await wait.wait()
-            for loading in list(self._loading.values()):
-                await loading.done.wait()
-            nursery.cancel_scope.cancel()
 
-    def _dispatch(self, delivery: Delivery, nursery: trio.Nursery) -> trio.Event | None:
+    def _dispatch(self, delivery: Delivery) -> trio.Event | None:
         """Handle now, or hold while the user loads; an event to wait for if full."""
         user = delivery.message.user
         session = self.sessions.get(user)
@@ -220,8 +215,9 @@ class Shard:
             return None
         loading = self._loading.get(user)
         if loading is None:
+            assert self._nursery is not None, "deliver() before run() started"
             self._loading[user] = _Loading(deque([delivery]))
-            nursery.start_soon(self._activate, user)
+            self._nursery.start_soon(self._activate, user)
         elif len(loading.held) >= MAX_HELD_WHILE_LOADING:
             return loading.done
         else:
@@ -307,7 +303,7 @@ class Shard:
     def _crash(self, session: UserSession, delivery: Delivery) -> None:
         self.crashes += 1
         self._metrics.session_crashes.inc()
-        log.exception("session.crashed", extra={"user": session.user, "shard": self.name})
+        log.exception("session.crashed", extra={"user": session.user})
         session.crashed = True
         self.sessions.pop(session.user, None)
         self._writer.forget(session)

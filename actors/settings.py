@@ -56,12 +56,10 @@ class Settings:
     data_path: Path = Path("./data")
     comparison_graphs: Path | None = None
     workers: int = attrs.field(default=2, validator=_positive)
-    shards: int = attrs.field(default=4, validator=_positive)
     flush_interval_s: float = attrs.field(default=0.05, validator=_positive)
     snapshot_interval_s: float = attrs.field(default=1.0, validator=_positive)
     idle_timeout_s: float = attrs.field(default=600.0, validator=_positive)
     max_frame_bytes: int = attrs.field(default=64 * 1024, validator=_positive)
-    inbox_size: int = attrs.field(default=1024, validator=_positive)
     jobs_size: int = attrs.field(default=256, validator=_positive)
     # At least the five replies of one all_feedback.
     outbound_size: int = attrs.field(default=64, validator=_at_least(5))

@@ -9,12 +9,14 @@ reproduced in isolation), which would leak one descriptor per reconnect.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import trio
-from trio_websocket import WebSocketConnection, wrap_client_stream
+from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
+
+from actors.transport import TransportClosed
 
 CLOSE_TIMEOUT_S = 2.0
 
@@ -65,3 +67,32 @@ async def open_client(
                     await ws.aclose()
     finally:
         await trio.aclose_forcefully(stream)
+
+
+class ClientTransport:
+    """A trio-websocket connection seen as a ``Transport`` (relay mode)."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self._torn = False  # a send was cancelled midway: half a frame may be out
+
+    async def receive_messages(self) -> Sequence[str | bytes]:
+        try:
+            return (await self.ws.get_message(),)
+        except ConnectionClosed as exc:
+            raise TransportClosed(exc.reason.code, exc.reason.reason or "") from exc
+
+    async def send_messages(self, texts: Sequence[str]) -> None:
+        try:
+            for text in texts:
+                self._torn = True
+                await self.ws.send_message(text)
+                self._torn = False
+        except ConnectionClosed as exc:
+            raise TransportClosed(exc.reason.code, exc.reason.reason or "") from exc
+
+    async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
+        # trio-websocket waits for the peer's close frame (60 s by default);
+        # cancelled, it closes the stream. Nothing may follow half a frame.
+        with trio.move_on_after(0 if self._torn else timeout_s, shield=True):
+            await self.ws.aclose(code, reason)

@@ -9,7 +9,7 @@ import trio
 from actors.metrics import Metrics
 from actors.outbox import open_outbox
 from actors.pool import Job
-from actors.sessions import Delivery, Shard, UserSession
+from actors.sessions import Delivery, Router, UserSession
 from actors.store import SqliteStore
 from actors.writer import StoreWriter
 from analytics.progress import StudentProgress
@@ -42,8 +42,7 @@ async def test_a_full_job_channel_means_an_overloaded_reply_and_the_places_come_
         )
         jobs_send, jobs_receive = trio.open_memory_channel[Job](1)  # one job fits, nobody works
         metrics = Metrics()
-        shard = Shard(
-            name="s",
+        router = Router(
             catalog=catalog,
             writer=writer,
             jobs=jobs_send,
@@ -54,7 +53,7 @@ async def test_a_full_job_channel_means_an_overloaded_reply_and_the_places_come_
         outbox, outgoing = open_outbox(10, "test")
         for number in (1, 2):
             assert await outbox.reserve(5, timeout_s=1)
-            shard._handle(session, Delivery(ask("u1", number), outbox, 0, 0.0, 5))
+            router._handle(session, Delivery(ask("u1", number), outbox, 0, 0.0, 5))
 
         queued = jobs_receive.receive_nowait()
         assert queued.request.id == 1

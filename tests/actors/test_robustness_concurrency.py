@@ -135,7 +135,7 @@ async def test_a_request_on_another_connection_sees_the_users_events(tmp_path) -
     frames = script(rng, "carol", course, 90)
     reference = Reference()
     async with (
-        running_service(service_settings(tmp_path, shards=3)) as service,
+        running_service(service_settings(tmp_path)) as service,
         client(service, "/pend07") as ui,
         client(service, "/dashboard") as dashboard,
     ):

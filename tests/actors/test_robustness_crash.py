@@ -1,4 +1,4 @@
-"""One user's session crashes; everyone else on the same shard carries on, and the
+"""One user's session crashes; everyone else carries on, and the
 crashed user is rebuilt from disk with nothing lost once the fault is gone."""
 
 from __future__ import annotations
@@ -93,13 +93,12 @@ async def test_a_crashed_session_is_refused_then_rebuilt_from_disk_and_others_ca
     others = {user: script(rng, user, COURSES[n % 3], 90) for n, user in enumerate(OTHERS)}
     reference = Reference()
     everything = request_frame(VICTIM, course, "all_feedback", id="v", graph=task_graph(course))
-    settings = service_settings(tmp_path, shards=1, flush_interval_s=0.01)
+    settings = service_settings(tmp_path, flush_interval_s=0.01)
     async with (
         running_service(settings) as service,
         client(service, "/spin30") as victim,
         client(service, "/spin31") as bystanders,
     ):
-        [shard] = service.shards
         await send_all(victim, before)
         reference.record(before)
         assert_replies(await victim.ask(everything, 5), reference.answer(everything))
@@ -133,7 +132,7 @@ async def test_a_crashed_session_is_refused_then_rebuilt_from_disk_and_others_ca
         sent = len(before) + len(during) + sum(map(len, others.values()))
         store = service.writer.store
         await wait_until(lambda: store.count_events() == sent)
-        assert shard.crashes == 1
+        assert service.router.crashes == 1
         assert fault.raised >= 2  # the event, then the rebuild for the request
 
         fault.armed = False
@@ -145,7 +144,7 @@ async def test_a_crashed_session_is_refused_then_rebuilt_from_disk_and_others_ca
         assert_replies(replies, reference.answer(everything))
         check_independently(course, before + during + after, [replies[0], *replies[2:]])
         await check_others(bystanders, reference, others, "end")
-        assert VICTIM in shard.sessions
+        assert VICTIM in service.router.sessions
 
     [crash] = crash_records(caplog)
     assert crash.user == VICTIM
@@ -173,7 +172,7 @@ async def test_a_one_off_crash_is_invisible_to_the_next_request(
     reference = Reference()
     everything = request_frame(VICTIM, course, "all_feedback", id="v", graph=task_graph(course))
     async with (
-        running_service(service_settings(tmp_path, shards=1, flush_interval_s=0.01)) as service,
+        running_service(service_settings(tmp_path, flush_interval_s=0.01)) as service,
         client(service) as victim,
     ):
         await send_all(victim, before)
@@ -184,7 +183,7 @@ async def test_a_one_off_crash_is_invisible_to_the_next_request(
         reference.record(before + crashing)
         assert_replies(replies, reference.answer(everything))
         check_independently(course, before + crashing, [replies[0], *replies[2:]])
-        assert service.shards[0].crashes == 1
+        assert service.router.crashes == 1
     assert [r.user for r in crash_records(caplog)] == [VICTIM]
 
 
@@ -209,7 +208,7 @@ async def test_a_failing_reply_is_an_error_for_that_request_only(
     theirs = script(rng, "oscar", course, 40)
     reference = Reference()
     reference.record(frames + theirs)
-    settings = service_settings(tmp_path, shards=1, workers=1)
+    settings = service_settings(tmp_path, workers=1)
     async with running_service(settings) as service, client(service) as ws:
         await send_all(ws, frames + theirs)
         mine = request_frame(VICTIM, course, "all_feedback", id=1, graph=task_graph(course))
@@ -223,6 +222,6 @@ async def test_a_failing_reply_is_an_error_for_that_request_only(
         assert_replies(await ws.ask(other, 5), reference.answer(other))
         broken["on"] = False
         assert_replies(await ws.ask(mine, 5), reference.answer(mine))
-        assert service.shards[0].crashes == 0
+        assert service.router.crashes == 0
     failures = [r for r in caplog.records if r.msg == "request.failed"]
     assert [r.user for r in failures] == [VICTIM]

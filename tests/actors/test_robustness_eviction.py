@@ -39,7 +39,7 @@ async def test_an_evicted_user_comes_back_from_disk_with_the_same_replies(tmp_pa
             assert_replies(before, reference.answer(everything))
             assert service.sessions == 1
             await wait_until(lambda: service.sessions == 0)
-            assert all(not shard.sessions for shard in service.shards)
+            assert not service.router.sessions
             # The socket stays open; the session is gone all the same.
             again = await ui.ask(everything, 5)
             assert again == before  # identical, from the snapshot on disk
@@ -125,9 +125,9 @@ async def test_three_hundred_idle_users_are_all_evicted(tmp_path) -> None:
             last = request_frame(users[-1], COURSES[299 % 3], "indicators")
             assert_replies(await ui.ask(last, 1), reference.answer(last))
         # (Early ones may be gone already: sending takes longer than idle_timeout_s.)
-        assert any(users[-1] in shard.sessions for shard in service.shards)
+        assert users[-1] in service.router.sessions
         await wait_until(lambda: service.sessions == 0, timeout_s=10)
-        assert [len(shard.sessions) for shard in service.shards] == [0] * len(service.shards)
+        assert not service.router.sessions
         assert service.writer.buffered == 0
         # Each of them comes back as they were.
         async with client(service) as dashboard:
@@ -149,7 +149,7 @@ async def test_a_busy_user_is_not_evicted_while_an_idle_one_is(tmp_path) -> None
     reference = Reference()
 
     def in_memory(service, user: str) -> bool:
-        return any(user in shard.sessions for shard in service.shards)
+        return user in service.router.sessions
 
     async with (
         running_service(service_settings(tmp_path, **FAST)) as service,

@@ -6,14 +6,15 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import trio
-import trio_websocket
 from trio_websocket import CloseReason, ConnectionClosed
 
 from actors import sessions
+from actors.wsserver import ServerWebSocket
 from tests.actors.conftest import Client, client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
     COURSES,
@@ -109,7 +110,9 @@ async def test_a_dashboard_that_never_reads_is_cut_off_and_the_other_is_not(tmp_
             # The hog's socket was closed by the server: reading ends in ConnectionClosed.
             leftovers, reason = await read_until_closed(hog)
             assert {reply["user"] for reply in leftovers} <= {"hog"}
-            assert reason.code == 1008, reason
+            # 1008 when the close frame got through; 1006 when a reply was being
+            # written to the full socket at the cut (nothing may follow half a frame).
+            assert reason.code in (1006, 1008), reason
             check_independently(course, good_frames, [replies[0], *replies[2:]])
             # The good dashboard is still served normally.
             last = request_frame("good", course, "indicators", id="last")
@@ -141,9 +144,9 @@ async def test_a_dashboard_that_stops_reading_is_cut_off_once_its_socket_is_full
             # What the hog can still read is its own replies, then the close.
             leftovers, reason = await read_until_closed(hog)
             assert {reply["user"] for reply in leftovers} == {"hog"}
-            # 1008 if the close frame got through, 1006 if the full socket was dropped,
-            # 1007 when a send cut off mid-frame is followed by the close frame.
-            assert reason.code in (1006, 1007, 1008), reason
+            # 1008 if the close frame got through, 1006 if the full socket was dropped
+            # (never 1007: after a write cut off mid-frame nothing more is sent).
+            assert reason.code in (1006, 1008), reason
             for number in range(3):
                 ask = request_frame(
                     "good", course, "all_feedback", id=number, graph=task_graph(course)
@@ -224,18 +227,15 @@ async def test_all_feedback_is_answered_whatever_outbound_size_is_accepted(
 
 async def test_a_client_cut_off_for_not_reading_is_told_so_with_1008(tmp_path, monkeypatch) -> None:
     """(Failed before commit 86bdf2d: the reader gave up and cancelled the writer,
-    and trio-websocket closed with its default 1000.)
+    and the transport closed with its default 1000.)
 
     Made deterministic: the server's sends to the client never complete (a full
     socket, without filling one, so a close frame can still get through), and the
     first request's replies come 0.1 s late (a slow cold load), so the reader is
     already waiting for outbox room when the writer starts its doomed send."""
-    original_send = trio_websocket.WebSocketConnection.send_message
 
-    async def never_completes(ws: trio_websocket.WebSocketConnection, message: str) -> None:
-        if ws.is_server:
-            await trio.sleep_forever()
-        await original_send(ws, message)
+    async def never_completes(ws: ServerWebSocket, texts: Sequence[str]) -> None:
+        await trio.sleep_forever()
 
     load = sessions.load_session
 
@@ -243,7 +243,7 @@ async def test_a_client_cut_off_for_not_reading_is_told_so_with_1008(tmp_path, m
         time.sleep(0.1)  # in the loader's worker thread, not the event loop
         return load(*args)
 
-    monkeypatch.setattr(trio_websocket.WebSocketConnection, "send_message", never_completes)
+    monkeypatch.setattr(ServerWebSocket, "send_messages", never_completes)
     monkeypatch.setattr(sessions, "load_session", slow_load)
     course = COURSES[0]
     settings = service_settings(tmp_path, outbound_size=5, send_timeout_s=0.3)

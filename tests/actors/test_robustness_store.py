@@ -159,7 +159,7 @@ async def _fill_a_full_buffer(
             return load(*args)
 
         monkeypatch.setattr(sessions, "load_session", slow_load)
-    settings = service_settings(tmp_path, shards=1, flush_interval_s=0.01, max_buffered_events=40)
+    settings = service_settings(tmp_path, flush_interval_s=0.01, max_buffered_events=40)
     async with running_service(settings) as service, client(service) as ws:
         if warm:
             warm_up = request_frame("ann", course, "indicators")
@@ -175,7 +175,7 @@ async def _fill_a_full_buffer(
             early = await ws.receive()
             raise AssertionError(f"answered while the buffer was full: {early}")
         assert not service.writer.has_room
-        # Bounded (the rest waits in the inbox); up to twice the limit, as events
+        # Bounded (the rest waits in the socket); up to twice the limit, as events
         # appended while a failing batch is in the thread join it when it comes back.
         assert service.writer.buffered <= 2 * 40 + 1
         disk.full = False
@@ -186,17 +186,17 @@ async def _fill_a_full_buffer(
         assert stored_keys(store, "ann") == event_keys(frames)
 
 
-async def test_a_full_commit_buffer_holds_back_the_shard_until_the_disk_returns(
+async def test_a_full_commit_buffer_holds_back_the_connections_until_the_disk_returns(
     tmp_path, monkeypatch
 ) -> None:
-    """With the disk failing and ``max_buffered_events`` reached, the shard waits for
+    """With the disk failing and ``max_buffered_events`` reached, connections wait for
     room (bounded memory; actors/writer.py): the request queued behind the events is
     answered once the disk works again, from all of them, and none is dropped."""
     await _fill_a_full_buffer(tmp_path, monkeypatch, warm=True)
 
 
 async def test_a_cold_users_burst_also_waits_for_room(tmp_path, monkeypatch) -> None:
-    """(Failed before commit 86bdf2d: Shard._activate appended everything held while
+    """(Failed before commit 86bdf2d: the loader appended everything held while
     the user loaded, up to 1000 events, past max_buffered_events.)"""
     await _fill_a_full_buffer(tmp_path, monkeypatch, warm=False)
 

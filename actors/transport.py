@@ -1,0 +1,40 @@
+"""What a connection actor needs of a WebSocket, whoever implements it.
+
+The hub's side is our own thin server (``actors/wsserver.py``); a relay
+stream is a trio-websocket client (``actors/wsclient.py``). Both hand the
+connection actor every message that came with one read and take several
+replies in one write: the per-frame cost of a hub connection is most of the
+service's cost per event (docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class TransportClosed(Exception):
+    """The WebSocket is closed (by the peer, by us, or lost: code 1006)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(f"closed ({code}): {reason}" if reason else f"closed ({code})")
+        self.code = code
+        self.reason = reason
+
+
+class Transport(Protocol):
+    """One open WebSocket, as the connection actor uses it."""
+
+    async def receive_messages(self) -> Sequence[str | bytes]:
+        """The next messages (at least one); raises ``TransportClosed`` once closed."""
+        ...
+
+    async def send_messages(self, texts: Sequence[str]) -> None:
+        """Send text messages in order; raises ``TransportClosed`` once closed."""
+        ...
+
+    async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
+        """Close with ``code``, waiting at most ``timeout_s`` for the peer; just drop the
+        TCP connection if a cancelled send left half a frame (nothing may follow it).
+        Never raises for a peer that is gone."""
+        ...

@@ -1,0 +1,251 @@
+"""The hub's side of a WebSocket: our own thin server over a trio stream.
+
+The framing and the handshake are sans-io (``actors/wsframes.py``,
+``actors/wshandshake.py``); this module only moves bytes. One task reads:
+every frame that came with one socket read is parsed in one go and handed
+over as one batch, with no internal queue or task between the socket and the
+connection actor (trio-websocket's reader task and channel cost more per
+frame than everything else the service does with an event: see
+docs/DECISIONS.md). Replies go out several frames per write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import trio
+
+from actors.transport import TransportClosed
+from actors.wsframes import (
+    OP_CLOSE,
+    OP_PONG,
+    Binary,
+    Close,
+    FrameReader,
+    Ping,
+    ProtocolViolation,
+    Received,
+    Text,
+    close_frame,
+    server_frame,
+    text_frames,
+)
+from actors.wshandshake import HandshakeReader, Refusal
+
+log = logging.getLogger(__name__)
+
+RECEIVE_BYTES = 64 * 1024
+CLOSE_ABNORMAL = 1006  # never sent: the connection ended without a close frame
+# A pong or close frame the client does not take within this is a client that
+# does not read at all: the connection is dropped.
+CONTROL_SEND_TIMEOUT_S = 5.0
+
+
+class ServerWebSocket:
+    """One accepted WebSocket; a ``Transport`` for the connection actor.
+
+    One task may read (``receive_messages``) while others send; ``close``
+    may be called from any of them, once or many times.
+    """
+
+    def __init__(
+        self, stream: trio.abc.Stream, frames: FrameReader, path: str, early: bytes = b""
+    ) -> None:
+        self.path = path
+        self._stream = stream
+        self._frames = frames
+        self._early = early  # frames the client sent right behind its handshake
+        self._send_lock = trio.Lock()
+        self._torn = False  # a write was cancelled midway
+        self._close_sent = False
+        self._ended = trio.Event()  # the peer's close arrived, or the TCP connection is gone
+        self._reading = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def closed(self) -> bool:
+        return self._ended.is_set()
+
+    async def receive_messages(self) -> Sequence[str | bytes]:
+        """The data messages of the next socket read (at least one).
+
+        Answers pings on the way. Messages that came before the peer's close
+        frame are returned first; the call after raises ``TransportClosed``.
+        """
+        self._reading = True
+        try:
+            while not self._ended.is_set():
+                messages: list[str | bytes] = []
+                for item in await self._next_frames():
+                    if isinstance(item, Text):
+                        messages.append(item.text)
+                    elif isinstance(item, Binary):
+                        messages.append(item.data)
+                    elif isinstance(item, Ping):
+                        await self._send_control(server_frame(OP_PONG, item.payload))
+                    elif isinstance(item, Close):
+                        await self._peer_closed(item)
+                        break
+                if messages:
+                    return messages
+            raise TransportClosed(self.close_code, self.close_reason)
+        finally:
+            self._reading = False
+
+    async def send_messages(self, texts: Sequence[str]) -> None:
+        """Send text messages in one write; raises ``TransportClosed`` once closed."""
+        if self._close_sent or self._ended.is_set():
+            raise TransportClosed(self.close_code, self.close_reason or "closing")
+        await self._send(text_frames(texts))
+
+    async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
+        """Send our close frame and wait up to ``timeout_s`` for the peer's, then hang up.
+
+        After a write that was cut off mid-frame the TCP connection is just
+        dropped: no close frame could be read after half a frame.
+        """
+        with trio.move_on_after(timeout_s):
+            if not self._close_sent and not self._ended.is_set():
+                self._close_sent = True
+                try:
+                    await self._send(close_frame(code, reason))
+                except TransportClosed:
+                    self._ended.set()  # gone, or half a frame out: hang up at once
+            if self._reading:
+                await self._ended.wait()  # the reading task will see their close frame
+            else:
+                await self._discard_until_close()
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        await self._hang_up()
+
+    # --- reading ------------------------------------------------------------
+
+    async def _next_frames(self) -> list[Received]:
+        if self._early:
+            data, self._early = self._early, b""
+        else:
+            data = await self._receive_some()
+            if not data:
+                await self._lost("the connection was lost")
+                return []
+        try:
+            return self._frames.feed(data)
+        except ProtocolViolation as violation:
+            log.info("websocket.protocol_error", extra={"code": violation.code})
+            await self._fail(violation.code, violation.reason)
+            return violation.received  # what came before the bad frame still counts
+
+    async def _receive_some(self) -> bytes:
+        try:
+            return await self._stream.receive_some(RECEIVE_BYTES)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return b""
+
+    async def _discard_until_close(self) -> None:
+        """Read (and drop) what still comes until the peer's close frame or EOF."""
+        while not self._ended.is_set():
+            for item in await self._next_frames():
+                if isinstance(item, Close):
+                    await self._peer_closed(item)
+                    break
+
+    async def _peer_closed(self, close: Close) -> None:
+        """The peer's close frame: answer with ours (unless we started) and hang up."""
+        if self.close_code is None:
+            self.close_code = CLOSE_ABNORMAL if close.code is None else close.code
+            self.close_reason = close.reason
+        if not self._close_sent:
+            self._close_sent = True
+            code = close.code
+            echo = server_frame(OP_CLOSE, b"") if code is None else close_frame(code, "")
+            with trio.move_on_after(CONTROL_SEND_TIMEOUT_S), contextlib.suppress(TransportClosed):
+                await self._send(echo)
+        await self._hang_up()
+
+    async def _fail(self, code: int, reason: str) -> None:
+        """The client broke the protocol: say why (best effort) and hang up at once."""
+        self.close_code, self.close_reason = code, reason
+        if not self._close_sent:
+            self._close_sent = True
+            with trio.move_on_after(CONTROL_SEND_TIMEOUT_S), contextlib.suppress(TransportClosed):
+                await self._send(close_frame(code, reason))
+        await self._hang_up()
+
+    async def _lost(self, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason = CLOSE_ABNORMAL, reason
+        await self._hang_up()
+
+    async def _hang_up(self) -> None:
+        self._ended.set()
+        await trio.aclose_forcefully(self._stream)
+
+    # --- writing ------------------------------------------------------------
+
+    async def _send_control(self, frame: bytes) -> None:
+        with trio.move_on_after(CONTROL_SEND_TIMEOUT_S) as scope:
+            try:
+                await self._send(frame)
+            except TransportClosed:
+                return
+        if scope.cancelled_caught:
+            await self._lost("a control frame could not be sent: the client does not read")
+
+    async def _send(self, data: bytes) -> None:
+        async with self._send_lock:
+            if self._torn:
+                raise TransportClosed(CLOSE_ABNORMAL, "a write was cut off mid-frame")
+            # Until the write completes: a write cancelled midway leaves half a
+            # frame on the wire, and nothing may follow it, not even a close frame.
+            self._torn = True
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._ended.set()
+                if self.close_code is None:
+                    self.close_code, self.close_reason = CLOSE_ABNORMAL, "the connection was lost"
+                raise TransportClosed(self.close_code, self.close_reason) from exc
+            self._torn = False
+
+
+async def accept_websocket(
+    stream: trio.abc.Stream, *, max_message_bytes: int
+) -> ServerWebSocket | None:
+    """Read the opening handshake and answer it; None (stream closed) when refused.
+
+    The caller bounds the time this takes (a client that never finishes its
+    request must not hold a task).
+    """
+    handshake = HandshakeReader()
+    while (outcome := handshake.feed(await _receive_or_eof(stream))) is None:
+        pass
+    if isinstance(outcome, Refusal):
+        log.info("websocket.refused", extra={"reason": outcome.reason})
+        if outcome.response:
+            with trio.move_on_after(CONTROL_SEND_TIMEOUT_S):
+                await _send_or_ignore(stream, outcome.response)
+        await trio.aclose_forcefully(stream)
+        return None
+    if not await _send_or_ignore(stream, outcome.response):
+        await trio.aclose_forcefully(stream)
+        return None
+    return ServerWebSocket(stream, FrameReader(max_message_bytes), outcome.path, outcome.trailing)
+
+
+async def _receive_or_eof(stream: trio.abc.Stream) -> bytes:
+    try:
+        return await stream.receive_some(RECEIVE_BYTES)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return b""
+
+
+async def _send_or_ignore(stream: trio.abc.Stream, data: bytes) -> bool:
+    try:
+        await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return False
+    return True
