@@ -8,6 +8,7 @@ messages, let the workers finish their jobs, then the writer's final flush.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -75,6 +76,10 @@ async def serve(
     catalog = load_catalog(settings.comparison_graphs)
     store = await trio.to_thread.run_sync(SqliteStore, settings.data_path)
     await _hint_at_legacy_files(settings.data_path, store)
+    # Everything alive now (modules, numpy, courses) lives as long as the
+    # process: out of the collector's sight, a full collection scans only
+    # what serving created (20 ms -> a few ms under load; docs/BENCHMARKS.md).
+    gc.freeze()
     stop = trio.Event()
     # The receiver stays open until the very end: a second SIGTERM (systemd,
     # docker and uv all forward one) must not fall back to the default handler.

@@ -91,7 +91,9 @@ async def one_length(url: str, length: int, requests: int) -> str:
 
 async def measure(args: argparse.Namespace) -> None:
     async with spawned_service("subprocess") as service:
+        service.pin()
         print(f"service:  {service.command}")
+        print(f"cpus:     {service.placement}")
         print(f"\nall_feedback, {args.requests} sequential requests per history length:")
         for length in args.lengths:
             print(await one_length(service.url, length, args.requests), flush=True)

@@ -39,3 +39,29 @@ def this_command() -> str:
 def run_header() -> str:
     """What a benchmark prints first: the machine, and the command to run it again."""
     return f"machine:  {describe_machine()}\ncommand:  uv run python {' '.join(sys.argv)}"
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """One CPU for the service and the rest for the load, or None if that is not possible.
+
+    "On one core" is then literally true, and the load generator's own work
+    does not take turns with the service on its core.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return None
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def pin_process(pid: int, cpus: set[int]) -> bool:
+    """Pin every thread of process ``pid`` to ``cpus``; False if the OS would not."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        for tid in threads:
+            os.sched_setaffinity(tid, cpus)
+    except (AttributeError, OSError):
+        return False
+    return True

@@ -27,6 +27,7 @@ class ServiceInfo:
     events_stored: int | None = None
     exit_code: int | None = None
     cpu_s: float | None = None  # the service's CPU time during the load (subprocess only)
+    cpus: list[int] | None = None  # the CPUs it was pinned to (the load tester had the others)
 
 
 @attrs.frozen(kw_only=True)
@@ -209,6 +210,9 @@ def format_report(report: LoadReport) -> str:
     service = report.service
     if service is not None:
         lines += ["", f"Service ({service.how}): {service.command}"]
+        if service.cpus is not None:
+            cpus = ", ".join(map(str, service.cpus))
+            lines.append(f"  pinned to CPU {cpus}; the load tester ran on the others")
         if service.cpu_s is not None:
             lines.append(f"  service CPU during the load: {service.cpu_s:.1f} s")
     shared = service is not None and service.how == "in-process"

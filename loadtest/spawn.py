@@ -1,8 +1,10 @@
 """``--spawn``: the load tester starts the service itself, loads it, stops it, counts.
 
 A subprocess is the honest default on a small machine: the service and the
-load tester then each have their own interpreter (and, on 2 cores, their
-own core) instead of sharing one event loop. In-process is there for quick
+load tester then each have their own interpreter, and on Linux with two or
+more CPUs the service is pinned to one of them and the load tester to the
+others, so "on one core" is literally true and neither takes turns with the
+other. In-process is there for quick
 checks and tests. Either way the service gets a fresh data directory, is
 stopped the way systemd stops it (SIGTERM, then a wait), and the events in
 its store are counted afterwards: "sent" and "durable" are different claims.
@@ -29,6 +31,7 @@ import actors
 from actors.service import serve
 from actors.settings import Settings
 from actors.store import DATABASE_NAME
+from loadtest.machine import pin_process, split_cpus
 from loadtest.options import LoadOptions, LoadTestError
 from loadtest.report import LoadReport, ServiceInfo
 from loadtest.runner import ProgressCallback, run_load
@@ -51,6 +54,31 @@ class SpawnedService:
     log_path: Path | None = None
     exit_code: int | None = None
     events_stored: int | None = None
+    cpus: set[int] | None = None  # pinned to these, the load to the others
+
+    def pin(self) -> bool:
+        """Give the service one CPU and this process (and what it starts later) the others.
+
+        Returns False (nothing changed) on one CPU, outside Linux, or in-process.
+        """
+        split = split_cpus()
+        if self.process is None or split is None:
+            return False
+        service_cpus, load_cpus = split
+        if not pin_process(self.process.pid, service_cpus) or not pin_process(
+            os.getpid(), load_cpus
+        ):
+            return False
+        self.cpus = service_cpus
+        return True
+
+    @property
+    def placement(self) -> str:
+        """Where the service ran, for a report."""
+        if self.cpus is None:
+            return "not pinned: the service shares every CPU with the load"
+        cpus = ", ".join(map(str, sorted(self.cpus)))
+        return f"service pinned to CPU {cpus}, load generators on the others"
 
     def cpu_seconds(self) -> float | None:
         """CPU time the service process has used so far (Linux ``/proc``; else None)."""
@@ -76,6 +104,7 @@ class SpawnedService:
             events_stored=self.events_stored,
             exit_code=self.exit_code,
             cpu_s=None if cpu_s is None else round(cpu_s, 3),
+            cpus=None if self.cpus is None else sorted(self.cpus),
         )
 
 
@@ -225,6 +254,7 @@ async def run_spawned(
 ) -> LoadReport:
     """Start a service, run ``make_options(url)`` against it, stop it, count its store."""
     async with spawned_service(how) as service:
+        service.pin()
         options = make_options(service.url)
         cpu_before = service.cpu_seconds()
         report = await run_load(
