@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 import attrs
 import orjson
@@ -26,7 +27,7 @@ import trio
 from actors.metrics import Metrics
 from actors.outbox import Outbox
 from actors.pool import Job
-from actors.store import EventRow, ProgressRow, SqliteStore
+from actors.store import EventRow, ProgressRow, SqliteStore, Tail
 from actors.writer import StoreWriter
 from analytics.progress import StudentProgress
 from courses import Catalog
@@ -46,8 +47,10 @@ log = logging.getLogger(__name__)
 # connection delivering them waits for the load instead of buffering more.
 MAX_HELD_WHILE_LOADING = 1000
 
-# Events replayed per scheduler pass when a user loads (~1 ms of work).
+# Events replayed per scheduler pass when a user loads (~1 ms of work), and
+# read from disk per trip to a worker thread.
 REPLAY_CHUNK = 64
+TAIL_PAGE = 256
 
 
 @attrs.frozen
@@ -90,37 +93,42 @@ class UserSession:
 
 def load_session(
     store: SqliteStore, catalog: Catalog, user: str
-) -> tuple[UserSession, list[str], list[EventRow]]:
-    """Read a user's snapshots and the events after them (blocking: use ``to_thread``).
+) -> tuple[UserSession, list[str], Tail]:
+    """Read a user's snapshots (blocking: use ``to_thread``).
 
     Returns the session as of its snapshots, a problem line for anything
-    skipped, and the events still to replay on top (``replay_tail``).
+    skipped, and which stored events are still to replay on top
+    (``replay_tail``).
     """
-    stored = store.load_user(user)
+    snapshots, tail = store.load_snapshots(user)
     progress = StudentProgress(user, catalog)
-    problems = progress.restore({key: row.record for key, row in stored.progress.items()})
+    problems = progress.restore({key: row.record for key, row in snapshots.items()})
     session = UserSession(user, progress)
-    session.saved_seq = session.last_seq = max(
-        (row.seq for row in stored.progress.values()), default=0
-    )
-    seen = {key: row.seq for key, row in stored.progress.items()}
-    tail = [event for event in stored.tail if event.seq > seen.get((event.exp, event.course), 0)]
-    session.last_seq = max([session.last_seq, *(event.seq for event in stored.tail)])
+    session.saved_seq = session.last_seq = tail.newest
     return session, problems, tail
 
 
-async def replay_tail(session: UserSession, tail: list[EventRow]) -> list[str]:
-    """Apply the events after the snapshots, a small chunk per scheduler pass.
+async def replay_tail(
+    session: UserSession, store: SqliteStore, tail: Tail, limiter: trio.CapacityLimiter
+) -> list[str]:
+    """Apply the events after the snapshots: read a page in a thread, replay it on the loop.
 
     Replay is pure Python: in a worker thread it would hold the GIL against
     the event loop (others' p99 went to 455 ms behind a 76,000-event tail);
-    in chunks of about a millisecond, everyone else keeps being served.
+    in chunks of about a millisecond between scheduler passes, and reading
+    in pages of about a millisecond too, everyone else keeps being served.
     """
     problems: list[str] = []
-    for number, event in enumerate(tail, start=1):
-        problems += _replay(session.progress, event)
-        if number % REPLAY_CHUNK == 0:
-            await trio.lowlevel.checkpoint()
+    after = tail.newest if not tail.stale else 0
+    while page := await trio.to_thread.run_sync(
+        partial(store.tail_page, tail, after=after, limit=TAIL_PAGE), limiter=limiter
+    ):
+        for number, event in enumerate(page, start=1):
+            problems += _replay(session.progress, event)
+            if number % REPLAY_CHUNK == 0:
+                await trio.lowlevel.checkpoint()
+        after = page[-1].seq
+        session.last_seq = max(session.last_seq, after)
     return problems
 
 
@@ -255,10 +263,11 @@ class Router:
             recovering = self._recovering.pop(user, None)
             if recovering is not None:
                 await self._writer.wait_committed(recovering)
+            store = self._writer.store
             session, problems, tail = await trio.to_thread.run_sync(
-                load_session, self._writer.store, self._catalog, user, limiter=self._read_limiter
+                load_session, store, self._catalog, user, limiter=self._read_limiter
             )
-            problems += await replay_tail(session, tail)
+            problems += await replay_tail(session, store, tail, self._read_limiter)
         except Exception:
             log.exception("session.load_failed", extra={"user": user})
             return None

@@ -120,7 +120,23 @@ class StoredUser:
     tail: list[EventRow]
 
 
+@attrs.frozen
+class Tail:
+    """Which of a user's events come after their snapshots, to be read page by page.
+
+    A session snapshots all of its courses together, so they share the
+    newest ``seq`` and every event after it is in the tail. A snapshot left
+    behind (a course that was not loaded at the last snapshot) adds that
+    course's events after its own ``seq``.
+    """
+
+    user: str
+    newest: int
+    stale: tuple[tuple[str, str, int], ...] = ()  # (exp, course, seq) older than newest
+
+
 EVENT_COLUMNS = "seq, user, type, exp, course, hardware, t, received_ms, payload"
+TAIL_PAGE_ALL = 10_000
 
 
 def _event_row(row: Sequence[Any]) -> EventRow:
@@ -227,45 +243,45 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def load_user(self, user: str) -> StoredUser:
-        """The snapshots of ``user`` and every event after them, in arrival order.
+        """The snapshots of ``user`` and every event after them, in arrival order."""
+        progress, tail = self.load_snapshots(user)
+        events: list[EventRow] = []
+        while page := self.tail_page(tail, after=events[-1].seq if events else 0):
+            events += page
+        return StoredUser(progress, events)
 
-        A session snapshots all of its courses together, so they share the
-        newest ``seq`` and one index range gives the tail. A row left behind
-        (a course that was not loaded at the last snapshot) gets its own range.
-        """
+    def load_snapshots(self, user: str) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
+        """The snapshots of ``user``, and which of their events come after them."""
         with self._read_lock:
             rows = self._reader.execute(
                 "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
             ).fetchall()
-            newest = max((row[2] for row in rows), default=0)
-            events = self._events_after(user, newest)
-            for exp, course, seq, _ in rows:
-                if seq < newest:
-                    events += self._events_after(user, seq, until=newest, course=(exp, course))
-        events.sort(key=lambda event: event.seq)
+        newest = max((row[2] for row in rows), default=0)
+        stale = tuple((exp, course, seq) for exp, course, seq, _ in rows if seq < newest)
         progress = {
             (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
             for exp, course, seq, record in rows
         }
-        return StoredUser(progress, events)
+        return progress, Tail(user, newest, stale)
 
-    def _events_after(
-        self,
-        user: str,
-        seq: int,
-        *,
-        until: int | None = None,
-        course: tuple[str, str] | None = None,
-    ) -> list[EventRow]:
-        query = f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ?"
-        arguments: list[Any] = [user, seq]
-        if until is not None:
-            query += " AND seq <= ?"
-            arguments.append(until)
-        if course is not None:
-            query += " AND exp = ? AND course = ?"
-            arguments += course
-        rows = self._reader.execute(query, arguments).fetchall()
+    def tail_page(self, tail: Tail, *, after: int, limit: int = TAIL_PAGE_ALL) -> list[EventRow]:
+        """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order.
+
+        Pages keep each read short: a long tail read at once would hold the
+        GIL against the event loop for as long as it takes.
+        """
+        wanted = " OR ".join(
+            ["seq > ?"] + ["(exp = ? AND course = ? AND seq > ?)"] * len(tail.stale)
+        )
+        arguments: list[Any] = [tail.user, after, tail.newest]
+        for stale in tail.stale:
+            arguments += stale
+        query = (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ? AND ({wanted}) "
+            "ORDER BY seq LIMIT ?"
+        )
+        with self._read_lock:
+            rows = self._reader.execute(query, [*arguments, limit]).fetchall()
         return [_event_row(row) for row in rows]
 
     def events_of(self, user: str) -> list[EventRow]:

@@ -139,6 +139,8 @@ def figures(samples: list[float]) -> str:
 
 async def run_case(data: Path, log: Path) -> dict[str, object]:
     async with subprocess_service(data, log) as service:
+        service.pin()
+        print(f"cpus:     {service.placement}")
         return await measure(service.url, duration_s=6.0, load_at_s=2.0)
 
 

@@ -41,16 +41,25 @@ def run_header() -> str:
     return f"machine:  {describe_machine()}\ncommand:  uv run python {' '.join(sys.argv)}"
 
 
+def _starting_cpus() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # not Linux
+        return set()
+
+
+# Taken once: after a first pinning this process has fewer CPUs of its own,
+# and the next service started must get the same split.
+_STARTING_CPUS = _starting_cpus()
+
+
 def split_cpus() -> tuple[set[int], set[int]] | None:
     """One CPU for the service and the rest for the load, or None if that is not possible.
 
     "On one core" is then literally true, and the load generator's own work
     does not take turns with the service on its core.
     """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return None
+    cpus = sorted(_STARTING_CPUS)
     if len(cpus) < 2:
         return None
     return {cpus[0]}, set(cpus[1:])

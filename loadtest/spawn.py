@@ -55,22 +55,32 @@ class SpawnedService:
     exit_code: int | None = None
     events_stored: int | None = None
     cpus: set[int] | None = None  # pinned to these, the load to the others
+    _our_cpus: set[int] | None = None  # this process's CPUs before ``pin``
 
     def pin(self) -> bool:
         """Give the service one CPU and this process (and what it starts later) the others.
 
-        Returns False (nothing changed) on one CPU, outside Linux, or in-process.
+        Until the service stops (``spawned_service`` gives this process its
+        CPUs back). Returns False (nothing changed) on one CPU, outside Linux,
+        or in-process.
         """
         split = split_cpus()
         if self.process is None or split is None:
             return False
         service_cpus, load_cpus = split
+        ours = os.sched_getaffinity(0)
         if not pin_process(self.process.pid, service_cpus) or not pin_process(
             os.getpid(), load_cpus
         ):
             return False
-        self.cpus = service_cpus
+        self.cpus, self._our_cpus = service_cpus, ours
         return True
+
+    def unpin(self) -> None:
+        """Give this process back the CPUs it had before ``pin``."""
+        if self._our_cpus is not None:
+            pin_process(os.getpid(), self._our_cpus)
+            self._our_cpus = None
 
     @property
     def placement(self) -> str:
@@ -173,7 +183,10 @@ async def spawned_service(how: str = "subprocess") -> AsyncIterator[SpawnedServi
         data_path = Path(scratch) / "data"
         spawn = subprocess_service if how == "subprocess" else _in_process
         async with spawn(data_path, Path(scratch) / "service.log") as service:
-            yield service
+            try:
+                yield service
+            finally:
+                service.unpin()
         service.events_stored = await trio.to_thread.run_sync(count_stored, data_path)
 
 

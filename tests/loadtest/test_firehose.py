@@ -12,6 +12,7 @@ import pytest
 from actors.store import SqliteStore
 from loadtest.firehose import FRAMES_PER_CHUNK, run_firehose, scripted_texts
 from loadtest.machine import pin_process, split_cpus
+from loadtest.spawn import spawned_service
 from tests.actors.conftest import running_service, service_settings
 
 
@@ -62,8 +63,9 @@ def test_a_non_loopback_target_is_refused() -> None:
 @pytest.mark.skipif(split_cpus() is None, reason="needs Linux and two CPUs")
 def test_pinning_moves_every_thread_of_a_process() -> None:
     service_cpus, load_cpus = split_cpus()  # type: ignore[misc]
+    assert len(service_cpus) == 1
+    assert load_cpus
     assert service_cpus.isdisjoint(load_cpus)
-    assert service_cpus | load_cpus == os.sched_getaffinity(0)
     code = "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); "
     code += "print('ready', flush=True); time.sleep(30)"
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -77,3 +79,15 @@ def test_pinning_moves_every_thread_of_a_process() -> None:
     finally:
         child.kill()
         child.communicate()
+
+
+@pytest.mark.skipif(split_cpus() is None, reason="needs Linux and two CPUs")
+async def test_a_spawned_service_runs_on_its_own_cpu_and_gives_ours_back() -> None:
+    ours = os.sched_getaffinity(0)
+    async with spawned_service("subprocess") as service:
+        assert service.pin()
+        assert service.process is not None
+        assert os.sched_getaffinity(service.process.pid) == service.cpus
+        assert os.sched_getaffinity(0).isdisjoint(service.cpus)
+        assert "pinned to CPU" in service.placement
+    assert os.sched_getaffinity(0) == ours
