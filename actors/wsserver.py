@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 
 import trio
@@ -51,10 +52,11 @@ class ServerWebSocket:
     """
 
     def __init__(
-        self, stream: trio.abc.Stream, frames: FrameReader, path: str, early: bytes = b""
+        self, stream: trio.SocketStream, frames: FrameReader, path: str, early: bytes = b""
     ) -> None:
         self.path = path
         self._stream = stream
+        self._fd = stream.socket.fileno()
         self._frames = frames
         self._early = early  # frames the client sent right behind its handshake
         self._send_lock = trio.Lock()
@@ -140,10 +142,33 @@ class ServerWebSocket:
             return violation.received  # what came before the bad frame still counts
 
     async def _receive_some(self) -> bytes:
-        try:
-            return await self._stream.receive_some(RECEIVE_BYTES)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return b""
+        """The next bytes from the socket (b"" once it is closed or lost).
+
+        Reads the descriptor directly and waits for readiness only when it
+        is empty: ``SocketStream.receive_some`` passes through the scheduler
+        once more after every successful read, which for a client sending
+        one frame at a time is a second pass per frame (CPU, and latency:
+        docs/BENCHMARKS.md). Like trio, it checks for cancellation first and
+        passes through the scheduler at least once per read; what it read
+        is never lost to a cancellation.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        waited = False
+        while True:
+            try:
+                data = os.read(self._fd, RECEIVE_BYTES)
+            except BlockingIOError:
+                try:
+                    await trio.lowlevel.wait_readable(self._fd)
+                except trio.ClosedResourceError:
+                    return b""
+                waited = True
+                continue
+            except OSError:  # reset by the peer, or closed under us
+                return b""
+            if not waited:  # the data was already there: let the others run first
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
 
     async def _discard_until_close(self) -> None:
         """Read (and drop) what still comes until the peer's close frame or EOF."""
@@ -213,7 +238,7 @@ class ServerWebSocket:
 
 
 async def accept_websocket(
-    stream: trio.abc.Stream, *, max_message_bytes: int
+    stream: trio.SocketStream, *, max_message_bytes: int
 ) -> ServerWebSocket | None:
     """Read the opening handshake and answer it; None (stream closed) when refused.
 
