@@ -74,3 +74,13 @@ def pin_process(pid: int, cpus: set[int]) -> bool:
     except (AttributeError, OSError):
         return False
     return True
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time process ``pid`` has used so far (Linux ``/proc``; else None)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); we split after field 2.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

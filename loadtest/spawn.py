@@ -31,7 +31,7 @@ import actors
 from actors.service import serve
 from actors.settings import Settings
 from actors.store import DATABASE_NAME
-from loadtest.machine import pin_process, split_cpus
+from loadtest.machine import pin_process, process_cpu_seconds, split_cpus
 from loadtest.options import LoadOptions, LoadTestError
 from loadtest.report import LoadReport, ServiceInfo
 from loadtest.runner import ProgressCallback, run_load
@@ -92,14 +92,7 @@ class SpawnedService:
 
     def cpu_seconds(self) -> float | None:
         """CPU time the service process has used so far (Linux ``/proc``; else None)."""
-        if self.process is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # utime and stime are fields 14 and 15 of stat(5); we split after field 2.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.process is None else process_cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():
