@@ -155,6 +155,8 @@ class ServerWebSocket:
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
         while True:
+            if self._stream.socket.fileno() != self._fd:
+                return b""  # closed by another task: the number may be someone else's now
             try:
                 data = os.read(self._fd, RECEIVE_BYTES)
             except BlockingIOError:

@@ -25,6 +25,8 @@ from wsproto.events import (
 
 from actors.service import Service
 from actors.store import SqliteStore
+from actors.transport import TransportClosed
+from actors.wsserver import accept_websocket
 from tests.actors.conftest import running_service, service_settings
 
 EVENT = {
@@ -183,3 +185,35 @@ async def test_events_before_a_bad_frame_in_the_same_read_are_stored(tmp_path) -
         assert closed.code == 1002
     with SqliteStore(tmp_path) as store:
         assert store.count_events() == 1
+
+
+async def test_a_close_from_another_task_ends_the_waiting_reader() -> None:
+    """The writer or the hub may close while the reader waits on the socket."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        raw = RawClient(stream)
+        server_side = await listeners[0].accept()
+        await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
+        ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
+        assert ws is not None
+        assert isinstance(await raw.next_event(), AcceptConnection)
+        ended: list[BaseException] = []
+
+        async def read() -> None:
+            try:
+                await ws.receive_messages()
+            except TransportClosed as closed:
+                ended.append(closed)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            await trio.sleep(0.05)  # the reader now waits for the socket
+            with trio.fail_after(5):
+                await ws.close(1001, "going away", timeout_s=0.2)  # the client never answers
+        closing = await raw.next_event()
+        assert isinstance(closing, CloseConnection)
+        assert closing.code == 1001
+        assert len(ended) == 1
+        assert ws.closed
+    await listeners[0].aclose()
