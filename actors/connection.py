@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from actors.metrics import Metrics
-from actors.outbox import Outbox, open_outbox
+from actors.outbox import FLUSH, Outbox, open_outbox
 from actors.sessions import Delivery, Router
 from actors.store import now_ms
 from actors.transport import Transport, TransportClosed
@@ -121,7 +121,7 @@ async def run_connection(
 
     Owns its outbox (closed on return) and both tasks.
     """
-    outbox, outgoing = open_outbox(rules.outbound_size, name)
+    outbox, outgoing = open_outbox(rules.outbound_size, name, ws.send_now)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
@@ -208,12 +208,13 @@ async def _write_loop(
             async for text in outgoing:
                 if outbox.overflowed:
                     break
-                texts = [text]
-                while len(texts) < outbox.capacity:
+                taken = [text]
+                while len(taken) < outbox.capacity:
                     try:
-                        texts.append(outgoing.receive_nowait())
+                        taken.append(outgoing.receive_nowait())
                     except trio.WouldBlock:
                         break
+                texts = [text for text in taken if text != FLUSH]  # a flush sends just the rest
                 with trio.move_on_after(rules.send_timeout_s) as deadline:
                     await ws.send_messages(texts)
                 outbox.taken()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import trio
+
+from actors.transport import SendNow
+
+FLUSH = ""  # queued after a ``SendNow.PARTIAL``: the writer sends what the transport kept
 
 
 class Outbox:
@@ -16,8 +22,15 @@ class Outbox:
     is cut off (``overflowed``) without anyone else waiting for it.
     """
 
-    def __init__(self, send: trio.MemorySendChannel[str], capacity: int, name: str) -> None:
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[str],
+        capacity: int,
+        name: str,
+        send_now: Callable[[Sequence[str]], SendNow] | None = None,
+    ) -> None:
         self._send = send
+        self._send_now = send_now
         self.capacity = capacity
         self.name = name
         self.overflowed = False
@@ -38,6 +51,24 @@ class Outbox:
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
+
+    def put_all(self, texts: Sequence[str], *, reserved: int) -> None:
+        """The replies of one request, together, in order; ``reserved`` places held for them.
+
+        Written at once when nothing is queued before them and the socket
+        takes them (one pass through the scheduler less); else queued.
+        """
+        if self._send_now is not None and self._queued() == 0 and not self.overflowed:
+            outcome = self._send_now(texts)
+            if outcome is not SendNow.NOT_NOW:
+                if outcome is SendNow.PARTIAL:
+                    self.put(FLUSH, reserved=reserved > 0)
+                    reserved -= 1
+                self.release(reserved)
+                return
+        for number, text in enumerate(texts):
+            self.put(text, reserved=number < reserved)
+        self.release(reserved - len(texts))
 
     async def reserve(self, places: int, timeout_s: float) -> bool:
         """Wait until ``places`` replies fit, then hold them; False if the client is not reading.
@@ -79,7 +110,12 @@ class Outbox:
         return self._send.statistics().current_buffer_used
 
 
-def open_outbox(size: int, name: str) -> tuple[Outbox, trio.MemoryReceiveChannel[str]]:
-    """An outbox holding at most ``size`` frames, and the receiving end for the writer."""
+def open_outbox(
+    size: int, name: str, send_now: Callable[[Sequence[str]], SendNow] | None = None
+) -> tuple[Outbox, trio.MemoryReceiveChannel[str]]:
+    """An outbox holding at most ``size`` frames, and the receiving end for the writer.
+
+    ``send_now``: the transport's way to write without waiting, if any.
+    """
     send, receive = trio.open_memory_channel[str](size)
-    return Outbox(send, size, name), receive
+    return Outbox(send, size, name, send_now), receive

@@ -55,9 +55,7 @@ async def run_worker(
                     )
                 ]
                 frames = [encode(reply) for reply in replies]
-            for number, frame in enumerate(frames):
-                job.outbox.put(frame, reserved=number < job.reserved)
-            job.outbox.release(job.reserved - len(frames))
+            job.outbox.put_all(frames, reserved=job.reserved)
             for reply in replies:
                 if isinstance(reply, ErrorReply):
                     metrics.error_reply[reply.code].inc()

@@ -9,6 +9,7 @@ service's cost per event (docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -22,6 +23,14 @@ class TransportClosed(Exception):
         self.reason = reason
 
 
+class SendNow(enum.Enum):
+    """What ``Transport.send_now`` did."""
+
+    NOT_NOW = enum.auto()  # nothing written: queue the frames for the writer task
+    SENT = enum.auto()  # all written
+    PARTIAL = enum.auto()  # the rest waits in the transport: the writer task must flush it
+
+
 class Transport(Protocol):
     """One open WebSocket, as the connection actor uses it."""
 
@@ -30,7 +39,12 @@ class Transport(Protocol):
         ...
 
     async def send_messages(self, texts: Sequence[str]) -> None:
-        """Send text messages in order; raises ``TransportClosed`` once closed."""
+        """Send text messages in order (after anything ``send_now`` left);
+        raises ``TransportClosed`` once closed."""
+        ...
+
+    def send_now(self, texts: Sequence[str]) -> SendNow:
+        """Write ``texts`` without waiting, if nothing else is being written."""
         ...
 
     async def close(self, code: int, reason: str, *, timeout_s: float) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
-from actors.transport import TransportClosed
+from actors.transport import SendNow, TransportClosed
 
 CLOSE_TIMEOUT_S = 2.0
 
@@ -90,6 +90,9 @@ class ClientTransport:
                 self._torn = False
         except ConnectionClosed as exc:
             raise TransportClosed(exc.reason.code, exc.reason.reason or "") from exc
+
+    def send_now(self, texts: Sequence[str]) -> SendNow:
+        return SendNow.NOT_NOW  # trio-websocket has no way to write without waiting
 
     async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
         # trio-websocket waits for the peer's close frame (60 s by default);

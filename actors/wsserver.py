@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import trio
 
-from actors.transport import TransportClosed
+from actors.transport import SendNow, TransportClosed
 from actors.wsframes import (
     OP_CLOSE,
     OP_PONG,
@@ -60,7 +60,8 @@ class ServerWebSocket:
         self._frames = frames
         self._early = early  # frames the client sent right behind its handshake
         self._send_lock = trio.Lock()
-        self._torn = False  # a write was cancelled midway
+        self._torn = False  # a write was cancelled midway, or ``_backlog`` is not out yet
+        self._backlog = b""  # what ``send_now`` could not write: goes out first
         self._close_sent = False
         self._ended = trio.Event()  # the peer's close arrived, or the TCP connection is gone
         self._reading = False
@@ -102,6 +103,28 @@ class ServerWebSocket:
         if self._close_sent or self._ended.is_set():
             raise TransportClosed(self.close_code, self.close_reason or "closing")
         await self._send(text_frames(texts))
+
+    def send_now(self, texts: Sequence[str]) -> SendNow:
+        """Write at once, without a pass through the scheduler, if nothing else is being written.
+
+        The replies of a request then leave in the worker's own step instead
+        of the writer task's next one. If the socket takes only part, the
+        rest is kept and goes out first on the next send (``PARTIAL``: the
+        writer task must be woken to flush it).
+        """
+        if self._send_lock.locked() or self._torn or self._close_sent or self._ended.is_set():
+            return SendNow.NOT_NOW
+        if self._stream.socket.fileno() != self._fd:
+            return SendNow.NOT_NOW
+        data = text_frames(texts)
+        try:
+            written = os.write(self._fd, data)
+        except OSError:  # full (BlockingIOError), or gone: the writer task finds out
+            return SendNow.NOT_NOW
+        if written == len(data):
+            return SendNow.SENT
+        self._backlog, self._torn = data[written:], True
+        return SendNow.PARTIAL
 
     async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
         """Send our close frame and wait up to ``timeout_s`` for the peer's, then hang up.
@@ -224,8 +247,9 @@ class ServerWebSocket:
 
     async def _send(self, data: bytes) -> None:
         async with self._send_lock:
-            if self._torn:
+            if self._torn and not self._backlog:
                 raise TransportClosed(CLOSE_ABNORMAL, "a write was cut off mid-frame")
+            data, self._backlog = self._backlog + data, b""
             # Until the write completes: a write cancelled midway leaves half a
             # frame on the wire, and nothing may follow it, not even a close frame.
             self._torn = True

@@ -14,6 +14,7 @@ import trio
 from trio_websocket import CloseReason, ConnectionClosed
 
 from actors import sessions
+from actors.transport import SendNow
 from actors.wsserver import ServerWebSocket
 from tests.actors.conftest import Client, client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
@@ -244,6 +245,7 @@ async def test_a_client_cut_off_for_not_reading_is_told_so_with_1008(tmp_path, m
         return load(*args)
 
     monkeypatch.setattr(ServerWebSocket, "send_messages", never_completes)
+    monkeypatch.setattr(ServerWebSocket, "send_now", lambda ws, texts: SendNow.NOT_NOW)
     monkeypatch.setattr(sessions, "load_session", slow_load)
     course = COURSES[0]
     settings = service_settings(tmp_path, outbound_size=5, send_timeout_s=0.3)

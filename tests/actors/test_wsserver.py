@@ -7,6 +7,7 @@ exercise the same server through every other hub test.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,7 +26,7 @@ from wsproto.events import (
 
 from actors.service import Service
 from actors.store import SqliteStore
-from actors.transport import TransportClosed
+from actors.transport import SendNow, TransportClosed
 from actors.wsserver import accept_websocket
 from tests.actors.conftest import running_service, service_settings
 
@@ -216,4 +217,48 @@ async def test_a_close_from_another_task_ends_the_waiting_reader() -> None:
         assert closing.code == 1001
         assert len(ended) == 1
         assert ws.closed
+    await listeners[0].aclose()
+
+
+async def test_what_send_now_could_not_write_goes_out_first_and_whole() -> None:
+    """A client slow to read: the socket takes part of a reply batch, the writer sends
+    the rest before anything else, and the client reads every frame intact, in order."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        raw = RawClient(stream)
+        server_side = await listeners[0].accept()
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
+        ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
+        assert ws is not None
+        assert isinstance(await raw.next_event(), AcceptConnection)
+        sent: list[str] = []
+        outcome = SendNow.SENT
+        for _ in range(1000):  # until a write is taken only in part
+            batch = [f"reply {len(sent) + n} " + "x" * 30_000 for n in range(5)]
+            outcome = ws.send_now(batch)
+            if outcome is not SendNow.NOT_NOW:
+                sent += batch
+            if outcome is SendNow.PARTIAL:
+                break
+            if outcome is SendNow.NOT_NOW:  # exactly full: let the client take a little
+                raw.ws.receive_data(await stream.receive_some(20_000))
+                raw.pending += list(raw.ws.events())
+        assert outcome is SendNow.PARTIAL
+        assert ws.send_now(["must wait"]) is SendNow.NOT_NOW  # the rest is not out yet
+        got: list[str] = []
+        part = ""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.send_messages, ["after"])  # flushes the rest first
+            with trio.fail_after(5):
+                while len(got) < len(sent) + 1:
+                    message = await raw.next_event()
+                    assert isinstance(message, TextMessage)
+                    part += message.data  # wsproto hands big messages over in pieces
+                    if message.message_finished:
+                        got.append(part)
+                        part = ""
+        assert got == [*sent, "after"]
+        await server_side.aclose()
     await listeners[0].aclose()
