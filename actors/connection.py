@@ -160,7 +160,9 @@ class _Reader:
                         if not await self._take(frame):
                             return
                         if number % FRAMES_PER_STEP == 0:
-                            await trio.lowlevel.checkpoint()  # let the others have the loop
+                            # Let the others have the loop (not a cancel point: a frame
+                            # read is a frame handled).
+                            await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def _take(self, frame: str | bytes) -> bool:
         """Handle one frame; False when the connection must end."""

@@ -119,7 +119,7 @@ async def replay_tail(
     in pages of about a millisecond too, everyone else keeps being served.
     """
     problems: list[str] = []
-    after = tail.newest if not tail.stale else 0
+    after = tail.start
     while page := await trio.to_thread.run_sync(
         partial(store.tail_page, tail, after=after, limit=TAIL_PAGE), limiter=limiter
     ):

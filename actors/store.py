@@ -134,6 +134,11 @@ class Tail:
     newest: int
     stale: tuple[tuple[str, str, int], ...] = ()  # (exp, course, seq) older than newest
 
+    @property
+    def start(self) -> int:
+        """Every event of the tail comes after this one."""
+        return min([self.newest, *(seq for _, _, seq in self.stale)])
+
 
 EVENT_COLUMNS = "seq, user, type, exp, course, hardware, t, received_ms, payload"
 TAIL_PAGE_ALL = 10_000
@@ -246,7 +251,7 @@ class SqliteStore:
         """The snapshots of ``user`` and every event after them, in arrival order."""
         progress, tail = self.load_snapshots(user)
         events: list[EventRow] = []
-        while page := self.tail_page(tail, after=events[-1].seq if events else 0):
+        while page := self.tail_page(tail, after=events[-1].seq if events else tail.start):
             events += page
         return StoredUser(progress, events)
 

@@ -51,6 +51,7 @@ def test_paging_reads_the_same_tail_as_one_read(tmp_path_factory, courses, snaps
         _, tail = store.load_snapshots("ann")
         paged: list[EventRow] = []
         while chunk := store.tail_page(tail, after=paged[-1].seq if paged else 0, limit=page):
+            # (from 0 on purpose: the page's own conditions, not ``start``, decide)
             assert len(chunk) <= page
             paged += chunk
     assert paged == whole
