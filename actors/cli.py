@@ -33,6 +33,7 @@ from actors.settings import (
     env_name,
     load_settings,
     split_address,
+    unknown_variables,
 )
 
 log = logging.getLogger("learning_analytics")
@@ -112,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"learning-analytics: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for name, why in unknown_variables(os.environ).items():
+        log.warning("settings.ignored_variable", extra={"variable": name, "why": why})
     return COMMANDS[args.command](args, settings)
 
 

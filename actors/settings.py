@@ -110,6 +110,23 @@ def env_name(field: str) -> str:
     return LEGACY_ENV.get(field, f"LA_{field.upper()}")
 
 
+# Settings that existed once: a deployment may still set them.
+RETIRED_ENV = {
+    "LA_SHARDS": "sessions are applied by the router in each connection's task (no shards)",
+    "LA_INBOX_SIZE": "there is no shard inbox any more (no channel hop per event)",
+}
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """``LA_*`` variables that are no setting, each with why it does nothing."""
+    known = {env_name(field.name) for field in attrs.fields(Settings)}
+    return {
+        name: RETIRED_ENV.get(name, "not a setting (a typo?)")
+        for name in sorted(environ)
+        if name.startswith("LA_") and name not in known
+    }
+
+
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
     """Merge ``flags`` (None = not given) over ``environ`` over the defaults.
 

@@ -75,6 +75,21 @@ def test_an_invalid_setting_stops_with_exit_code_2_naming_it(
     assert named in capsys.readouterr().err
 
 
+def test_a_variable_that_is_no_setting_is_named_in_a_warning(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LA_WORKRS", "4")  # a typo
+    monkeypatch.setenv("LA_SHARDS", "4")  # a setting of an older version
+    monkeypatch.setenv("LA_WORKERS", "3")
+    try:
+        assert main(["config"]) == 0
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    ignored = {r["variable"]: r["why"] for r in lines if r["event"] == "settings.ignored_variable"}
+    assert set(ignored) == {"LA_WORKRS", "LA_SHARDS"}
+    assert "typo" in ignored["LA_WORKRS"]
+    assert "shards" in ignored["LA_SHARDS"]
+
+
 def test_logs_are_json_lines_off_a_terminal() -> None:
     stream = io.StringIO()
     configure_logging("INFO", stream=stream)
