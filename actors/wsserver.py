@@ -57,6 +57,7 @@ class ServerWebSocket:
         self.path = path
         self._stream = stream
         self._fd = stream.socket.fileno()
+        self._drained = False  # the last read found less than it asked for
         self._frames = frames
         self._early = early  # frames the client sent right behind its handshake
         self._send_lock = trio.Lock()
@@ -176,21 +177,27 @@ class ServerWebSocket:
         is never lost to a cancellation.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        # A short last read emptied the socket: wait before reading (a read now
+        # would almost always find nothing, one wasted system call per frame).
         waited = False
+        must_wait = self._drained
         while True:
-            if self._stream.socket.fileno() != self._fd:
-                return b""  # closed by another task: the number may be someone else's now
-            try:
-                data = os.read(self._fd, RECEIVE_BYTES)
-            except BlockingIOError:
+            if must_wait:
                 try:
                     await trio.lowlevel.wait_readable(self._fd)
                 except trio.ClosedResourceError:
                     return b""
                 waited = True
+            if self._stream.socket.fileno() != self._fd:
+                return b""  # closed by another task: the number may be someone else's now
+            try:
+                data = os.read(self._fd, RECEIVE_BYTES)
+            except BlockingIOError:
+                must_wait = True
                 continue
             except OSError:  # reset by the peer, or closed under us
                 return b""
+            self._drained = len(data) < RECEIVE_BYTES
             if not waited:  # the data was already there: let the others run first
                 await trio.lowlevel.cancel_shielded_checkpoint()
             return data
