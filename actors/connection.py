@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import attrs
@@ -152,17 +152,26 @@ class _Reader:
                     frames = await self.ws.receive_messages()
                 except TransportClosed:
                     return
-                if drain.started:
+                if not drain.started:
+                    keep_reading = await self._take_all(frames)
+                else:
                     scope.deadline = trio.current_time() + drain.idle_s
-                # A frame read is a frame handled, even when a drain times out meanwhile.
-                with trio.CancelScope(shield=drain.started):
-                    for number, frame in enumerate(frames, start=1):
-                        if not await self._take(frame):
-                            return
-                        if number % FRAMES_PER_STEP == 0:
-                            # Let the others have the loop (not a cancel point: a frame
-                            # read is a frame handled).
-                            await trio.lowlevel.cancel_shielded_checkpoint()
+                    # A frame read is a frame handled, even when the drain times out meanwhile.
+                    with trio.CancelScope(shield=True):
+                        keep_reading = await self._take_all(frames)
+                if not keep_reading:
+                    return
+
+    async def _take_all(self, frames: Sequence[str | bytes]) -> bool:
+        """Handle the frames of one read; False when the connection must end."""
+        for number, frame in enumerate(frames, start=1):
+            if not await self._take(frame):
+                return False
+            if number % FRAMES_PER_STEP == 0:
+                # Let the others have the loop (not a cancel point: a frame read
+                # is a frame handled).
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        return True
 
     async def _take(self, frame: str | bytes) -> bool:
         """Handle one frame; False when the connection must end."""
