@@ -37,7 +37,7 @@ from messages._structure import (
     strict_int,
     strict_str,
 )
-from messages._unstructure import register_unstructure_hooks
+from messages._unstructure import EVENT_PAYLOAD_JSON, register_unstructure_hooks
 from messages.errors import DecodeError, ErrorCode
 from messages.inbound import (
     ABSENT,
@@ -349,6 +349,9 @@ def payload_json(msg: InboundMessage) -> dict[str, Any]:
     ``{"content": ..., <fields that are not None>}``. Nested values are
     shared with the message, not copied.
     """
+    event_payload_json = EVENT_PAYLOAD_JSON.get(type(msg.payload))
+    if event_payload_json is not None:
+        return event_payload_json(msg.payload)
     payload: dict[str, Any] = _CONVERTER.unstructure(msg.payload)
     return payload
 
