@@ -81,6 +81,8 @@ async def test_replies_keep_coming_while_the_disk_fails_and_nothing_is_lost(
 
         await send_and_check(slice(0, 30))
         await wait_until(lambda: writer.store.count_events() == 30 * len(USERS))
+        # The rows are on disk a moment before the writer task hears back from its thread.
+        await wait_until(lambda: writer.committed_seq == 30 * len(USERS))
         assert writer.healthy
         committed_seq = writer.committed_seq
 
