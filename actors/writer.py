@@ -110,6 +110,11 @@ class StoreWriter:
         return len(self._events)
 
     @property
+    def appended_seq(self) -> int:
+        """The newest sequence number given out (buffered, being written, or on disk)."""
+        return self._next_seq - 1
+
+    @property
     def healthy(self) -> bool:
         return self.last_error is None
 
