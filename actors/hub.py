@@ -66,8 +66,7 @@ class Hub:
             with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
                 ws = await accept_websocket(stream, max_message_bytes=self._max_frame_bytes)
             if ws is None:
-                await trio.aclose_forcefully(stream)
-                return
+                return  # refused or too slow: closed below
             self.connections.add(ws)
             await run_connection(
                 ws, stream=stream_of(ws.path), router=self._router, rules=self._rules, name=name

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,8 +24,8 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 from actors.transport import TransportClosed
 from actors.wshandshake import HandshakeReader, Upgrade
 from actors.wsserver import accept_websocket
-from loadtest.machine import pin_process, process_cpu_seconds, run_header, split_cpus
-from loadtest.spawn import free_port, load_process
+from loadtest.machine import pin_apart, process_cpu_seconds, run_header
+from loadtest.spawn import firehose_command, free_port, load_process
 
 KINDS = ("raw-bytes", "hub", "trio-websocket")
 
@@ -73,18 +72,15 @@ async def measure(kind: str, args: argparse.Namespace) -> float:
     port = free_port()
     command = [sys.executable, __file__, "--serve", kind, str(port)]
     async with load_process(command, timeout_s=1.0) as server:
-        split = split_cpus()
-        if split is not None:
-            pin_process(server.pid, split[0])
-            pin_process(os.getpid(), split[1])
+        pin_apart(server.pid)
         await trio.sleep(1.5)  # imports, listening
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "firehose.json"
-            firehose = [
-                sys.executable, "-m", "loadtest.firehose", "--url", f"ws://127.0.0.1:{port}",
+            firehose = firehose_command(
+                f"ws://127.0.0.1:{port}", out,
                 "--connections", str(args.connections), "--rate", str(args.rate),
-                "--duration", str(args.duration), "--json", str(out),
-            ]  # fmt: skip
+                "--duration", str(args.duration),
+            )  # fmt: skip
             before = process_cpu_seconds(server.pid) or 0.0
             async with load_process(firehose, timeout_s=args.duration + 30):
                 pass

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import trio
 
 from loadtest import LoadOptions, LoadReport, run_load
 from loadtest.machine import run_header
-from loadtest.spawn import load_process, loadtest_command, spawned_service
+from loadtest.spawn import firehose_command, load_process, loadtest_command, spawned_service
 
 WARM_UP_S = 2.0  # the generator's students connect and reach the rate first
 
@@ -52,11 +51,11 @@ def dashboards_only(url: str, args: argparse.Namespace, duration_s: float) -> Lo
 def generator_command(url: str, out: Path, args: argparse.Namespace) -> list[str]:
     duration = str(args.duration + WARM_UP_S + 1.0)
     if args.generator == "firehose":
-        return [
-            sys.executable, "-m", "loadtest.firehose", "--url", url, "--rate", str(args.rate),
-            "--connections", str(args.students), "--duration", duration, "--seed", "12",
-            "--json", str(out),
-        ]  # fmt: skip
+        return firehose_command(
+            url, out,
+            "--rate", str(args.rate), "--connections", str(args.students),
+            "--duration", duration, "--seed", "12",
+        )  # fmt: skip
     return loadtest_command(
         url, out,
         "--users", str(args.students), "--dashboards", "0", "--rate", str(args.rate),

@@ -22,14 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import trio
 
 from loadtest.machine import run_header
-from loadtest.spawn import SpawnedService, load_process, loadtest_command, spawned_service
+from loadtest.spawn import (
+    SpawnedService,
+    firehose_command,
+    load_process,
+    loadtest_command,
+    spawned_service,
+)
 
 STARTUP_S = 1.0  # a generator process imports and connects before it sends
 
@@ -37,11 +42,11 @@ STARTUP_S = 1.0  # a generator process imports and connects before it sends
 def generator_command(url: str, args: argparse.Namespace, index: int, out: Path) -> list[str]:
     seed = str(100 + index)
     if args.generator == "firehose":
-        return [
-            sys.executable, "-m", "loadtest.firehose", "--url", url,
+        return firehose_command(
+            url, out,
             "--connections", str(args.connections), "--duration", str(args.duration),
-            "--seed", seed, "--json", str(out),
-        ]  # fmt: skip
+            "--seed", seed,
+        )  # fmt: skip
     return loadtest_command(
         url, out,
         "--users", str(args.connections), "--dashboards", "0", "--think-time", "0", "0",

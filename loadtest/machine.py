@@ -65,6 +65,18 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
     return {cpus[0]}, set(cpus[1:])
 
 
+def pin_apart(pid: int) -> set[int] | None:
+    """Pin process ``pid`` to one CPU and this process (and what it starts later) to the
+    others; the CPUs ``pid`` got, or None (nothing changed) where that is not possible."""
+    split = split_cpus()
+    if split is None:
+        return None
+    service_cpus, load_cpus = split
+    if not pin_process(pid, service_cpus) or not pin_process(os.getpid(), load_cpus):
+        return None
+    return service_cpus
+
+
 def pin_process(pid: int, cpus: set[int]) -> bool:
     """Pin every thread of process ``pid`` to ``cpus``; False if the OS would not."""
     try:

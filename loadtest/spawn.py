@@ -31,7 +31,7 @@ import actors
 from actors.service import serve
 from actors.settings import Settings
 from actors.store import DATABASE_NAME
-from loadtest.machine import pin_process, process_cpu_seconds, split_cpus
+from loadtest.machine import pin_apart, pin_process, process_cpu_seconds
 from loadtest.options import LoadOptions, LoadTestError
 from loadtest.report import LoadReport, ServiceInfo
 from loadtest.runner import ProgressCallback, run_load
@@ -64,14 +64,11 @@ class SpawnedService:
         CPUs back). Returns False (nothing changed) on one CPU, outside Linux,
         or in-process.
         """
-        split = split_cpus()
-        if self.process is None or split is None:
+        if self.process is None:
             return False
-        service_cpus, load_cpus = split
         ours = os.sched_getaffinity(0)
-        if not pin_process(self.process.pid, service_cpus) or not pin_process(
-            os.getpid(), load_cpus
-        ):
+        service_cpus = pin_apart(self.process.pid)
+        if service_cpus is None:
             return False
         self.cpus, self._our_cpus = service_cpus, ours
         return True
@@ -136,6 +133,14 @@ def cli_command(*args: str) -> list[str]:
 
 def service_command(port: int, data_path: Path) -> list[str]:
     return cli_command("serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_path))
+
+
+def firehose_command(url: str, json_path: Path, *flags: str) -> list[str]:
+    """The firehose (``loadtest/firehose.py``) against ``url``, figures to ``json_path``."""
+    return [
+        sys.executable, "-m", "loadtest.firehose", "--url", url, *flags,
+        "--json", str(json_path),
+    ]  # fmt: skip
 
 
 def loadtest_command(url: str, json_path: Path, *flags: str) -> list[str]:
