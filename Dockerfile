@@ -46,7 +46,14 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY analytics ./analytics
 COPY messages ./messages
 COPY courses ./courses
+COPY websocket ./websocket
+COPY store ./store
+COPY legacy ./legacy
+COPY config ./config
+COPY telemetry ./telemetry
+COPY web ./web
 COPY actors ./actors
+COPY cli ./cli
 COPY loadtest ./loadtest
 COPY comparison_graphs ./comparison_graphs
 RUN --mount=type=cache,target=/root/.cache/uv \

@@ -20,11 +20,8 @@ from contextlib import contextmanager
 import attrs
 import trio
 
-from actors.metrics import Metrics
 from actors.outbox import FLUSH, Outbox, open_outbox
-from actors.sessions import Delivery, Router
-from actors.store import now_ms
-from actors.transport import Transport, TransportClosed
+from actors.router import Delivery, Router
 from messages import (
     AllFeedbackRequest,
     DecodeError,
@@ -33,6 +30,9 @@ from messages import (
     decode,
     encode_error,
 )
+from store import now_ms
+from telemetry.metrics import Metrics
+from websocket.transport import Transport, TransportClosed
 
 log = logging.getLogger(__name__)
 

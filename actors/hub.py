@@ -12,8 +12,8 @@ import logging
 import trio
 
 from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection, stream_of
-from actors.sessions import Router
-from actors.wsserver import ServerWebSocket, accept_websocket
+from actors.router import Router
+from websocket.server import ServerWebSocket, accept_websocket
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from actors.transport import SendNow
+from websocket.transport import SendNow
 
 FLUSH = ""  # queued after a ``SendNow.PARTIAL``: the writer sends what the transport kept
 

@@ -7,11 +7,11 @@ import logging
 import attrs
 import trio
 
-from actors.metrics import Metrics
 from actors.outbox import Outbox
 from analytics.course_view import StudentSnapshot
 from analytics.replies import Replier
 from messages import ErrorCode, ErrorReply, Request, encode
+from telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import attrs
 import trio
 
 from actors.connection import ConnectionRules, run_connection, stream_of
-from actors.sessions import Router
-from actors.wsclient import ClientTransport, open_client, split_ws_url
+from actors.router import Router
+from websocket.client import ClientTransport, open_client, split_ws_url
 
 log = logging.getLogger(__name__)
 

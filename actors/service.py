@@ -20,19 +20,19 @@ import attrs
 import trio
 
 from actors.connection import ConnectionRules
-from actors.endpoints import Endpoints
-from actors.http_listener import serve_http
 from actors.hub import Hub
-from actors.legacy_files import LegacyFileError, has_legacy_files, scan_legacy
-from actors.metrics import Metrics
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
-from actors.sessions import Router
-from actors.settings import Settings
-from actors.store import SqliteStore
+from actors.router import Router
 from actors.writer import StoreWriter
 from analytics.replies import Replier
+from config.settings import Settings
 from courses import Catalog, load_catalog
+from legacy import LegacyFileError, has_legacy_files, scan_legacy
+from store import SqliteStore
+from telemetry.metrics import Metrics
+from web.endpoints import Endpoints
+from web.http_listener import serve_http
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,30 @@ class Service:
         """Begin a graceful stop; ``serve`` returns once everything is flushed."""
         self._stop.set()
 
+    # What the ops port and the metrics read (web.endpoints.OpsView).
+
     @property
     def sessions(self) -> int:
         return len(self.router.sessions)
+
+    @property
+    def store_healthy(self) -> bool:
+        return self.writer.healthy
+
+    @property
+    def store_problem(self) -> str | None:
+        return None if self.writer.healthy else str(self.writer.last_error)
+
+    @property
+    def buffered_events(self) -> int:
+        return self.writer.buffered
+
+    @property
+    def hub_connections(self) -> int:
+        return len(self.hub.connections) if self.hub else 0
+
+    def render_metrics(self) -> bytes:
+        return self.metrics.render(self)
 
 
 async def serve(

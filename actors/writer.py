@@ -22,7 +22,7 @@ from typing import Protocol
 
 import trio
 
-from actors.store import EventRow, ProgressRow, SqliteStore, StoreError
+from store import EventRow, ProgressRow, SqliteStore, StoreError
 
 log = logging.getLogger(__name__)
 

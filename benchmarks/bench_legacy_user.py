@@ -32,9 +32,9 @@ from pathlib import Path
 import trio
 from trio_websocket import WebSocketConnection
 
-from actors.wsclient import open_client
 from loadtest.machine import run_header
 from loadtest.spawn import cli_command, subprocess_service
+from websocket.client import open_client
 
 LEGACY_USER = "0b7a6c2e-4f1d-4a8e-9c3b-5d2e1f0a9b8c"
 LOGS = ["voltage", "voltage_ramp", "position", "position_ramp", "speed", "speed_ramp", "camera"]

@@ -20,7 +20,6 @@ import orjson
 import trio
 from trio_websocket import WebSocketConnection
 
-from actors.wsclient import open_client
 from courses import bundled_catalog
 from loadtest import summarize_ms
 from loadtest.clients import ask_for, now_ms
@@ -28,6 +27,7 @@ from loadtest.machine import run_header
 from loadtest.script import Persona, StudentScript, request_frame
 from loadtest.shape import check_reply, parse_frame
 from loadtest.spawn import spawned_service
+from websocket.client import open_client
 
 SETTLE_S = 1.0  # let the last group commit of the history land before timing
 

@@ -32,12 +32,12 @@ from pathlib import Path
 import trio
 from trio_websocket import WebSocketConnection
 
-from actors.store import EventRow, ProgressRow, SqliteStore
-from actors.wsclient import open_client
 from analytics import UiEvent
 from analytics.progress import CourseProgress
 from courses import bundled_catalog
 from loadtest.spawn import cli_command, free_port
+from store import EventRow, ProgressRow, SqliteStore
+from websocket.client import open_client
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 30) -> None:

@@ -18,12 +18,12 @@ import orjson
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
-from actors.wsclient import open_client
 from loadtest.options import LoadOptions
 from loadtest.pacing import Pacer
 from loadtest.script import Persona, StudentScript, expected_contents, request_frame
 from loadtest.shape import Ask, parse_frame
 from loadtest.tally import Tally
+from websocket.client import open_client
 
 CONNECT_ERRORS = (OSError, trio.TooSlowError, HandshakeError)
 # With no think time a student sends as fast as it can; time bounds it, this too.

@@ -29,10 +29,10 @@ import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from actors.wsclient import split_ws_url
 from courses import bundled_catalog
 from loadtest.options import is_loopback
 from loadtest.script import StudentScript, cast
+from websocket.client import split_ws_url
 
 FRAMES_PER_CHUNK = 100  # one socket write; the deadline is checked between writes
 CHUNKS = 20  # distinct chunks per connection, sent round and round

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from actors.wsclient import split_ws_url
+from websocket.client import split_ws_url
 
 # A run is always bounded: a typo of "3600" for "360" is fine, a day is not.
 MAX_DURATION_S = 24 * 3600.0

@@ -16,7 +16,6 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from actors.wsclient import CLOSE_TIMEOUT_S
 from courses import Catalog, bundled_catalog
 from loadtest.clients import Closing, Context, RunClock, run_user
 from loadtest.options import LoadOptions, check_targets
@@ -25,6 +24,7 @@ from loadtest.report import LoadReport
 from loadtest.script import cast
 from loadtest.stats import Timeline, percentile, summarize_ms
 from loadtest.tally import Tally
+from websocket.client import CLOSE_TIMEOUT_S
 
 SWEEP_INTERVAL_S = 0.1
 # Room for the sweeper to call a request timed out before the drain ends.

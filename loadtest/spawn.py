@@ -29,12 +29,12 @@ import trio
 
 import actors
 from actors.service import serve
-from actors.settings import Settings
-from actors.store import DATABASE_NAME
+from config.settings import Settings
 from loadtest.machine import pin_apart, pin_process, process_cpu_seconds
 from loadtest.options import LoadOptions, LoadTestError
 from loadtest.report import LoadReport, ServiceInfo
 from loadtest.runner import ProgressCallback, run_load
+from store import DATABASE_NAME
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -128,7 +128,7 @@ def count_stored(data_path: Path) -> int | None:
 
 def cli_command(*args: str) -> list[str]:
     """``learning-analytics *args`` with this interpreter, logging warnings and worse."""
-    return [sys.executable, "-m", "actors.cli", "--log-level", "WARNING", *args]
+    return [sys.executable, "-m", "cli.main", "--log-level", "WARNING", *args]
 
 
 def service_command(port: int, data_path: Path) -> list[str]:

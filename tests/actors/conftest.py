@@ -13,8 +13,8 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from actors.service import Service, serve
-from actors.settings import Settings
-from actors.wsclient import open_client
+from config.settings import Settings
+from websocket.client import open_client
 
 
 def service_settings(data: Path, **overrides: Any) -> Settings:

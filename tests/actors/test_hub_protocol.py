@@ -8,7 +8,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
-from actors.store import SqliteStore
+from store import SqliteStore
 from tests.actors.conftest import client, event, request, running_service, service_settings
 from tests.analytics.test_golden import close
 from tests.conftest import GOLDEN, read_jsonl

@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from actors.outbox import FLUSH, open_outbox
-from actors.transport import SendNow
+from websocket.transport import SendNow
 
 
 class Socket:

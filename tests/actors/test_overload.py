@@ -6,15 +6,15 @@ import json
 
 import trio
 
-from actors.metrics import Metrics
 from actors.outbox import open_outbox
 from actors.pool import Job
-from actors.sessions import Delivery, Router, UserSession
-from actors.store import SqliteStore
+from actors.router import Delivery, Router, UserSession
 from actors.writer import StoreWriter
 from analytics.progress import StudentProgress
 from courses import bundled_catalog
 from messages import decode
+from store import SqliteStore
+from telemetry.metrics import Metrics
 
 
 def ask(user: str, number: int) -> object:

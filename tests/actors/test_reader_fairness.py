@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 
 from actors.connection import FRAMES_PER_STEP, ConnectionRules, _Reader
-from actors.metrics import Metrics
 from actors.outbox import open_outbox
+from telemetry.metrics import Metrics
 
 
 class QuietReader(_Reader):

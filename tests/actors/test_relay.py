@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import trio
 
-from actors.broadcast_relay import BroadcastRelay
 from actors.relay import Backoff
 from actors.service import Service
 from tests.actors.conftest import (
@@ -25,6 +24,7 @@ from tests.actors.conftest import (
     service_settings,
     wait_until,
 )
+from websocket.broadcast_relay import BroadcastRelay
 
 FAST_BACKOFF = {"relay_backoff_first_s": 0.02, "relay_backoff_max_s": 0.1}
 

@@ -76,13 +76,13 @@ async def check_others(
 
 
 def crash_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "actors.sessions" and r.msg == "session.crashed"]
+    return [r for r in caplog.records if r.name == "actors.router" and r.msg == "session.crashed"]
 
 
 async def test_a_crashed_session_is_refused_then_rebuilt_from_disk_and_others_carry_on(
     tmp_path, monkeypatch, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="actors.sessions")
+    caplog.set_level(logging.INFO, logger="actors.router")
     fault = Fault()
     fault.install(monkeypatch)
     rng = random.Random(404)
@@ -162,7 +162,7 @@ async def test_a_one_off_crash_is_invisible_to_the_next_request(
 ) -> None:
     """The fault strikes once: the next request is answered from the rebuilt state,
     which includes the very event whose handling crashed (it was stored first)."""
-    caplog.set_level(logging.INFO, logger="actors.sessions")
+    caplog.set_level(logging.INFO, logger="actors.router")
     fault = Fault(once=True)
     fault.install(monkeypatch)
     rng = random.Random(405)

@@ -16,7 +16,6 @@ from typing import Any
 import trio
 from trio_websocket import HandshakeError
 
-from actors.wsclient import open_client
 from tests.actors.conftest import Client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
     COURSES,
@@ -30,6 +29,7 @@ from tests.actors.test_robustness_reference import (
     stored_keys,
     task_graph,
 )
+from websocket.client import open_client
 
 REPO = Path(__file__).resolve().parents[2]
 FLUSH_INTERVAL_S = 0.05
@@ -60,7 +60,7 @@ async def cli_service(
     command = [
         sys.executable,
         "-m",
-        "actors.cli",
+        "cli.main",
         "serve",
         "--listen",
         f"127.0.0.1:{port}",

@@ -26,12 +26,12 @@ import orjson
 import trio
 
 import analytics
-from actors.store import SqliteStore
 from analytics.progress import StudentProgress
 from analytics.replies import Replier
 from analytics.transitions import UiEvent
 from courses import Course, bundled_catalog
 from messages import Request, decode, encode
+from store import SqliteStore
 from tests.analytics.test_golden import close
 from tests.conftest import GOLDEN, read_jsonl
 

@@ -13,9 +13,7 @@ import pytest
 import trio
 from trio_websocket import CloseReason, ConnectionClosed
 
-from actors import sessions
-from actors.transport import SendNow
-from actors.wsserver import ServerWebSocket
+from actors import router as sessions
 from tests.actors.conftest import Client, client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
     COURSES,
@@ -27,6 +25,8 @@ from tests.actors.test_robustness_reference import (
     task_graph,
     wait_until,
 )
+from websocket.server import ServerWebSocket
+from websocket.transport import SendNow
 
 FLOOD = 2000  # all_feedback requests: 5 replies of a few KB each, never read
 

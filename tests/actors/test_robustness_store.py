@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import trio
 
-from actors import sessions
+from actors import router as sessions
 from actors.service import serve
-from actors.store import SqliteStore, StoreError
+from store import SqliteStore, StoreError
 from tests.actors.conftest import client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
     COURSES,

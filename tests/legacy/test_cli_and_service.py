@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from actors.cli import main
-from actors.store import SqliteStore
+from cli.main import main
 from courses import Catalog
+from store import SqliteStore
 from tests.actors.conftest import client, request, running_service, service_settings
 from tests.legacy.conftest import Legacy, expected_counter
 

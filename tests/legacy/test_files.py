@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.legacy_files import FileKind, parse_legacy_name
-from actors.legacy_import import LegacyFileError, has_legacy_files, scan_legacy
+from legacy import FileKind, LegacyFileError, has_legacy_files, parse_legacy_name, scan_legacy
 from tests.legacy.conftest import DAVE_LOG, Legacy
 from tests.legacy.legacy_data import UUID_USER, log_name
 

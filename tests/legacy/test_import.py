@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.legacy_import import (
+from courses import Catalog
+from legacy import (
     ImportOutcome,
     ImportReport,
     ImportStatus,
@@ -18,8 +19,7 @@ from actors.legacy_import import (
     read_legacy_user,
     scan_legacy,
 )
-from actors.store import EventRow, ProgressRow, SqliteStore
-from courses import Catalog
+from store import EventRow, ProgressRow, SqliteStore
 from tests.legacy.conftest import (
     DAVE_PROBLEMS,
     Legacy,

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from actors.legacy_import import (
+from courses import Catalog, Course
+from legacy import (
     ImportedUser,
     LegacyFileError,
     UserFiles,
     read_legacy_user,
     scan_legacy,
 )
-from courses import Catalog, Course
 from tests.legacy.conftest import (
     DAVE_LOG,
     DAVE_PROBLEMS,

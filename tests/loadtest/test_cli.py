@@ -70,7 +70,7 @@ def test_spawn_subprocess_stops_the_service_cleanly_and_counts_the_store(tmp_pat
     assert figures["service"]["how"] == "subprocess"
     assert figures["service"]["exit_code"] == 0
     assert figures["events_stored"] == figures["events_sent"] > 0
-    assert "-m actors.cli" in figures["service"]["command"]
+    assert "-m cli.main" in figures["service"]["command"]
 
 
 def test_nothing_listening_exits_1(capsys):

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from actors.store import SqliteStore
 from loadtest.firehose import FRAMES_PER_CHUNK, run_firehose, scripted_texts
 from loadtest.machine import pin_process, split_cpus
 from loadtest.spawn import spawned_service
+from store import SqliteStore
 from tests.actors.conftest import running_service, service_settings
 
 

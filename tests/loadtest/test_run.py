@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import trio
 
-from actors.broadcast_relay import BroadcastRelay
 from loadtest import LoadOptions, Progress, format_report, run_load
 from tests.actors.conftest import running_service, service_settings, wait_until
+from websocket.broadcast_relay import BroadcastRelay
 
 REQUIRED_KEYS = {
     "events_sent",

@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.wsclient import open_client
 from tests.actors.conftest import Client, event, request
 from tests.ops.dockerfile_parser import (
     Dockerfile,
@@ -38,6 +37,7 @@ from tests.ops.dockerfile_parser import (
     parse_dockerfile,
     parse_dockerignore,
 )
+from websocket.client import open_client
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = "/var/analytics/data"
@@ -248,13 +248,13 @@ def test_dockerignore_keeps_local_state_out() -> None:
         ".git/HEAD",
         "data/analytics.sqlite3",
         "benchmarks/out/report.json",
-        "actors/__pycache__/cli.cpython-311.pyc",
+        "cli/__pycache__/main.cpython-311.pyc",
         ".pytest_cache/v/cache",
         ".ruff_cache/x",
         ".hypothesis/examples/x",
     ]:
         assert is_excluded(path, rules), path
-    for path in ["actors/cli.py", "comparison_graphs/spinner-cie3.json", "uv.lock", "README.md"]:
+    for path in ["cli/main.py", "comparison_graphs/spinner-cie3.json", "uv.lock", "README.md"]:
         assert not is_excluded(path, rules), path
 
 

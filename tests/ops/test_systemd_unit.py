@@ -19,8 +19,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from actors.settings import Settings, SettingsError, env_name, load_settings
 from actors.writer import StoreWriter
+from config.settings import Settings, SettingsError, env_name, load_settings
 from tests.ops.dockerfile_parser import parse_dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]

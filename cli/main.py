@@ -8,7 +8,7 @@
     learning-analytics loadtest --spawn --users 200 --duration 30
 
 Settings come from flags, then the environment, then defaults
-(``actors.settings``); an invalid value stops with a message naming the
+(``config.settings``); an invalid value stops with a message naming the
 setting and exit code 2.
 """
 
@@ -25,8 +25,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from actors.logs import configure_logging
-from actors.settings import (
+from config.settings import (
     Settings,
     SettingsError,
     describe,
@@ -35,6 +34,7 @@ from actors.settings import (
     split_address,
     unknown_variables,
 )
+from telemetry.logs import configure_logging
 
 log = logging.getLogger("learning_analytics")
 
@@ -124,13 +124,13 @@ def run_config(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.backup import run_backup as backup  # noqa: PLC0415
+    from store.backup import run_backup as backup  # noqa: PLC0415
 
     return backup(settings.data_path, args.destination, overwrite=args.overwrite)
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.legacy_cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
+    from legacy.cli import run_import_legacy  # noqa: PLC0415 - pulls the importer in
 
     return run_import_legacy(args.path, settings)
 
@@ -149,7 +149,7 @@ def run_serve(settings: Settings) -> int:
 
 
 def run_relay(listen: str) -> int:
-    from actors.broadcast_relay import BroadcastRelay  # noqa: PLC0415
+    from websocket.broadcast_relay import BroadcastRelay  # noqa: PLC0415
 
     address = split_address(listen)
     if address is None:

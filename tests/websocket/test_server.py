@@ -25,10 +25,10 @@ from wsproto.events import (
 )
 
 from actors.service import Service
-from actors.store import SqliteStore
-from actors.transport import SendNow, TransportClosed
-from actors.wsserver import accept_websocket
+from store import SqliteStore
 from tests.actors.conftest import running_service, service_settings
+from websocket.server import accept_websocket
+from websocket.transport import SendNow, TransportClosed
 
 EVENT = {
     "user": "ann",

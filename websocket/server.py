@@ -1,7 +1,7 @@
 """The hub's side of a WebSocket: our own thin server over a trio stream.
 
-The framing and the handshake are sans-io (``actors/wsframes.py``,
-``actors/wshandshake.py``); this module only moves bytes. One task reads:
+The framing and the handshake are sans-io (``websocket/frames.py``,
+``websocket/handshake.py``); this module only moves bytes. One task reads:
 every frame that came with one socket read is parsed in one go and handed
 over as one batch, with no internal queue or task between the socket and the
 connection actor (trio-websocket's reader task and channel cost more per
@@ -18,8 +18,7 @@ from collections.abc import Sequence
 
 import trio
 
-from actors.transport import SendNow, TransportClosed
-from actors.wsframes import (
+from websocket.frames import (
     OP_CLOSE,
     OP_PONG,
     Binary,
@@ -33,7 +32,8 @@ from actors.wsframes import (
     server_frame,
     text_frames,
 )
-from actors.wshandshake import HandshakeReader, Refusal
+from websocket.handshake import HandshakeReader, Refusal
+from websocket.transport import SendNow, TransportClosed
 
 log = logging.getLogger(__name__)
 

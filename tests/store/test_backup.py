@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.backup import BackupError, backup_store, run_backup
-from actors.store import DATABASE_NAME, EventRow, SqliteStore
+from store import DATABASE_NAME, EventRow, SqliteStore
+from store.backup import BackupError, backup_store, run_backup
 from tests.actors.conftest import (
     client,
     event,

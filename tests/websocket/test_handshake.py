@@ -20,8 +20,8 @@ from wsproto.events import (
 )
 from wsproto.extensions import PerMessageDeflate
 
-from actors.wsframes import FrameReader, Text
-from actors.wshandshake import HandshakeReader, Refusal, Upgrade, accept_key
+from websocket.frames import FrameReader, Text
+from websocket.handshake import HandshakeReader, Refusal, Upgrade, accept_key
 
 
 def client_request(target: str = "/spin30?x=1", **kwargs) -> tuple[WSConnection, bytes]:

@@ -12,15 +12,35 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from actors.http_listener import HttpRequest, HttpResponse
+from telemetry.metrics import ServiceView, StreamView
+from web.http_listener import HttpRequest, HttpResponse
 
-if TYPE_CHECKING:
-    from actors.service import Service
+
+class ReadyStream(StreamView, Protocol):
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class OpsView(ServiceView, Protocol):
+    """What the ops port reads of the running service (``actors.service.Service``)."""
+
+    @property
+    def hub_port(self) -> int | None: ...
+    @property
+    def store_problem(self) -> str | None: ...
+    @property
+    def relays(self) -> Sequence[ReadyStream]: ...
+
+    def render_metrics(self) -> bytes: ...
+
 
 # The name goes into the URI we hand out: letters, digits, "_", "." and "-" only.
 STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -40,7 +60,7 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
 class Endpoints:
     """Routes HTTP requests of the ops port to answers about ``service``."""
 
-    def __init__(self, service: Service, *, public_ws_url: str | None = None) -> None:
+    def __init__(self, service: OpsView, *, public_ws_url: str | None = None) -> None:
         self._service = service
         self._public_ws_url = public_ws_url
 
@@ -50,7 +70,7 @@ class Endpoints:
         if request.path == "/readyz" and request.method in ("GET", "HEAD"):
             return self._readiness()
         if request.path == "/metrics" and request.method in ("GET", "HEAD"):
-            body = self._service.metrics.render(self._service)
+            body = self._service.render_metrics()
             return HttpResponse(200, body, content_type=CONTENT_TYPE_LATEST)
         if request.path.startswith("/session/"):
             return self._access(request)
@@ -59,8 +79,8 @@ class Endpoints:
     def _readiness(self) -> HttpResponse:
         service = self._service
         problems = []
-        if not service.writer.healthy:
-            problems.append(f"store: {service.writer.last_error}")
+        if service.store_problem is not None:
+            problems.append(f"store: {service.store_problem}")
         problems += [
             f"relay {state.url}: {state.last_error}" for state in service.relays if not state.ready
         ]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import attrs
 
-from actors.store import DATABASE_NAME
+from store.sqlite import DATABASE_NAME
 
 # 1024 pages of 4 KiB: 4 MiB per step, then a short pause, so that a large
 # backup shares the disk with the service's commits instead of hogging it.

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
-from actors.transport import SendNow, TransportClosed
+from websocket.transport import SendNow, TransportClosed
 
 CLOSE_TIMEOUT_S = 2.0
 

@@ -1,7 +1,7 @@
 """What a connection actor needs of a WebSocket, whoever implements it.
 
-The hub's side is our own thin server (``actors/wsserver.py``); a relay
-stream is a trio-websocket client (``actors/wsclient.py``). Both hand the
+The hub's side is our own thin server (``websocket/server.py``); a relay
+stream is a trio-websocket client (``websocket/client.py``). Both hand the
 connection actor every message that came with one read and take several
 replies in one write: the per-frame cost of a hub connection is most of the
 service's cost per event (docs/BENCHMARKS.md).

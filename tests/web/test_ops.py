@@ -9,8 +9,8 @@ import logging
 import pytest
 import trio
 
-from actors.cli import main
-from actors.logs import configure_logging
+from cli.main import main
+from telemetry.logs import configure_logging
 from tests.actors.conftest import client, event, request, running_service, service_settings
 from tests.actors.test_relay import http_call
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from actors.legacy_files import LegacyFileError
-from actors.legacy_import import ImportOutcome, ImportStatus, format_report, import_directory
-from actors.settings import Settings
-from actors.store import SqliteStore, StoreError
+from config.settings import Settings
 from courses import CourseError, load_catalog
+from legacy.directory import LegacyFileError
+from legacy.importer import ImportOutcome, ImportStatus, format_report, import_directory
+from store import SqliteStore, StoreError
 
 EXIT_FAILED = 1
 

@@ -1,7 +1,7 @@
 """The server's WebSocket opening handshake (RFC 6455 §4.2), sans I/O, on h11.
 
 The hub's own transport reads the upgrade request with this and then hands
-the socket to ``actors.wsframes``. h11 does the HTTP parsing (and its limits);
+the socket to ``websocket.frames``. h11 does the HTTP parsing (and its limits);
 this module only decides whether the request is a WebSocket upgrade we accept
 and produces the exact bytes to answer with. No extension and no subprotocol
 is ever negotiated: the hub speaks plain RFC 6455 text frames.

@@ -8,14 +8,39 @@ and histograms are updated where things happen; gauges that describe state
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from messages import EVENT_CLASSES, REQUEST_PAYLOAD_CLASSES, ErrorCode
 
-if TYPE_CHECKING:
-    from actors.service import Service
+
+class StreamView(Protocol):
+    """What the metrics read of one relay stream."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def failures(self) -> int: ...
+
+
+class ServiceView(Protocol):
+    """What the metrics read of the running service when they are scraped."""
+
+    @property
+    def sessions(self) -> int: ...
+    @property
+    def store_healthy(self) -> bool: ...
+    @property
+    def buffered_events(self) -> int: ...
+    @property
+    def hub_connections(self) -> int: ...
+    @property
+    def relays(self) -> Sequence[StreamView]: ...
+
 
 # Sub-millisecond resolution: the target is p50 <= 1 ms, p99 <= 5 ms.
 LATENCY_BUCKETS_S = (
@@ -104,12 +129,12 @@ class Metrics:
         self.commit_latency.observe(seconds)
         self.batch_events.observe(events)
 
-    def render(self, service: Service) -> bytes:
+    def render(self, service: ServiceView) -> bytes:
         """Prometheus text exposition, with the state gauges read now."""
         self.sessions.set(service.sessions)
-        self.store_healthy.set(1 if service.writer.healthy else 0)
-        self.buffered_events.set(service.writer.buffered)
-        self.connections.labels("hub").set(len(service.hub.connections) if service.hub else 0)
+        self.store_healthy.set(1 if service.store_healthy else 0)
+        self.buffered_events.set(service.buffered_events)
+        self.connections.labels("hub").set(service.hub_connections)
         self.connections.labels("relay").set(sum(s.connected for s in service.relays))
         for state in service.relays:
             self.relay_connected.labels(state.url).set(1 if state.connected else 0)

@@ -25,8 +25,8 @@ from wsproto.events import (
 )
 from wsproto.events import Pong as PongEvent
 
-from actors import wsframes
-from actors.wsframes import (
+from websocket import frames as wsframes
+from websocket.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONTINUATION,

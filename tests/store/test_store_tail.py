@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.store import EventRow, ProgressRow, SqliteStore
+from store import EventRow, ProgressRow, SqliteStore
 
 COURSES = [("spinner", "cie3"), ("spinner", "engdes1"), ("pendulum", "engdes1")]
 

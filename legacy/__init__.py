@@ -1,0 +1,60 @@
+"""The old service's data directory: finding its files, reading them, importing them.
+
+Owns everything about the files the old service left in its ``DATA_PATH``
+(``{user}-{hardware}-{exp}-{course}.json`` logs, adjacency and feedback
+CSVs): their names (``legacy.directory``), reading logs (``legacy.logs``) and
+CSV tables (``legacy.tables``), turning one user's files into store rows
+(``legacy.convert``) and importing a whole directory (``legacy.importer``,
+``legacy.cli``). It may import ``messages``, ``analytics``, ``courses``,
+``store`` and ``config``; never ``actors``, ``websocket`` or trio: it is
+synchronous, and the service calls it in a thread.
+"""
+
+from legacy.convert import ImportedUser, read_legacy_user
+from legacy.directory import (
+    CourseFiles,
+    FileKind,
+    LegacyFile,
+    LegacyFileError,
+    LegacyIndex,
+    UserFiles,
+    has_legacy_files,
+    parse_legacy_name,
+    scan_legacy,
+)
+from legacy.importer import (
+    ImportOutcome,
+    ImportReport,
+    ImportStatus,
+    LegacyImportError,
+    format_report,
+    import_directory,
+)
+from legacy.logs import LogRead, read_log
+from legacy.tables import FeedbackRead, FeedbackRow, read_adjacency, read_feedback
+
+__all__ = [
+    "CourseFiles",
+    "FeedbackRead",
+    "FeedbackRow",
+    "FileKind",
+    "ImportOutcome",
+    "ImportReport",
+    "ImportStatus",
+    "ImportedUser",
+    "LegacyFile",
+    "LegacyFileError",
+    "LegacyImportError",
+    "LegacyIndex",
+    "LogRead",
+    "UserFiles",
+    "format_report",
+    "has_legacy_files",
+    "import_directory",
+    "parse_legacy_name",
+    "read_adjacency",
+    "read_feedback",
+    "read_legacy_user",
+    "read_log",
+    "scan_legacy",
+]

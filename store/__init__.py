@@ -1,0 +1,32 @@
+"""The store: where raw events and per-user snapshots live, and how they are copied.
+
+Owns the ``Store`` rows (``store.rows``), the embedded SQLite store
+(``store.sqlite``: one writer connection used from one thread, WAL readers
+beside it) and the online backup (``store.backup``). It is synchronous and
+knows nothing of tasks: the actors call it through ``trio.to_thread``. It may
+import ``messages``; never ``actors``, ``websocket`` or trio.
+"""
+
+from store.rows import (
+    EventRow,
+    ProgressRow,
+    StoreBusyError,
+    StoredUser,
+    StoreError,
+    Tail,
+    now_ms,
+)
+from store.sqlite import DATABASE_NAME, LOCK_NAME, SqliteStore
+
+__all__ = [
+    "DATABASE_NAME",
+    "LOCK_NAME",
+    "EventRow",
+    "ProgressRow",
+    "SqliteStore",
+    "StoreBusyError",
+    "StoreError",
+    "StoredUser",
+    "Tail",
+    "now_ms",
+]
