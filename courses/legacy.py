@@ -137,6 +137,7 @@ def _figures(
             "full_task": same.full_task,
             "feedback_subjects": sorted(same.feedback_subjects),
             "aliases": list(same.aliases),
+            "completion_threshold": same.completion_threshold,
         }
         return figures, tasks
     if kin is not None:

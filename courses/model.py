@@ -10,10 +10,13 @@ the one place that decides what a valid course is.
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import numpy as np
+
+# v2 ``task_decision``: a task counts as done from this share of its transitions on.
+DEFAULT_COMPLETION_THRESHOLD: Final = 0.8
 
 
 class CourseError(ValueError):
@@ -83,7 +86,9 @@ class Course:
         converter=_frozen_tasks, eq=attrs.cmp_using(eq=_same_tasks), hash=False, repr=_tasks_repr
     )
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    completion_threshold: float = DEFAULT_COMPLETION_THRESHOLD
     _stacked: np.ndarray = attrs.field(init=False, eq=False, hash=False, repr=False)
+    _node_index: Mapping[str, int] = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     @_stacked.default
     def _stack_tasks(self) -> np.ndarray:
@@ -95,9 +100,30 @@ class Course:
         stacked.flags.writeable = False
         return stacked
 
+    @_node_index.default
+    def _index_nodes(self) -> Mapping[str, int]:
+        return MappingProxyType({node: i for i, node in enumerate(self.nodes)})
+
     @property
     def key(self) -> str:
         return f"{self.exp}-{self.course}"
+
+    @property
+    def node_index(self) -> Mapping[str, int]:
+        """Node name -> its row and column in every matrix; shared by all students."""
+        return self._node_index
+
+    def task_of(self, name: str) -> str | None:
+        """The task code that graph name ``<exp>-<code>-<task>`` names, if any.
+
+        ``code`` may be the course code or one of its aliases (v2 names tasks with the
+        code as requested); ``None`` for any other name.
+        """
+        for code in (self.course, *self.aliases):
+            prefix = f"{self.exp}-{code}-"
+            if name.startswith(prefix) and name[len(prefix) :] in self.tasks:
+                return name[len(prefix) :]
+        return None
 
     def graph_name(self, task: str) -> str:
         return f"{self.exp}-{self.course}-{task}"

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import attrs
 import numpy as np
 
-from courses.model import Course, CourseError, Vertex
+from courses.model import DEFAULT_COMPLETION_THRESHOLD, Course, CourseError, Vertex
 
 # Every field of a course file; "about" is free text for people and is not kept.
 REQUIRED_FIELDS = (
@@ -27,8 +27,9 @@ REQUIRED_FIELDS = (
     "feedback_subjects",
     "tasks",
 )
-# "aliases" are other codes requests may name the course by (v2 dashboards say "ed1").
-OPTIONAL_FIELDS = ("about", "aliases")
+# "aliases" are other codes requests may name the course by (v2 dashboards say "ed1");
+# "completion_threshold" is when v2 says a task is done (default 0.8).
+OPTIONAL_FIELDS = ("about", "aliases", "completion_threshold")
 # A student's v2 actions are kept one byte each (``analytics.timeline``), so a node index
 # must fit in a byte. Real labs have 6 to 9 nodes.
 MAX_NODES = 256
@@ -196,6 +197,15 @@ def _full_task(check: _Checker, value: object, tasks: Mapping[str, Any]) -> str 
     return full_task
 
 
+def _threshold(check: _Checker, value: object) -> float:
+    if value is None:
+        return DEFAULT_COMPLETION_THRESHOLD
+    threshold = check.number(value, "completion_threshold")
+    if not 0 < threshold <= 1:
+        check.fail("completion_threshold", f"{value!r} is not a share in (0, 1]")
+    return threshold
+
+
 def course_from_mapping(data: Mapping[str, Any], *, source: str) -> Course:
     """Validate a course given as plain data (parsed JSON) and freeze it.
 
@@ -243,4 +253,5 @@ def course_from_mapping(data: Mapping[str, Any], *, source: str) -> Course:
         feedback_subjects=_subjects(check, data["feedback_subjects"]),
         tasks=tasks,
         aliases=_aliases(check, data.get("aliases", ()), course),
+        completion_threshold=_threshold(check, data.get("completion_threshold")),
     )

@@ -169,3 +169,27 @@ def test_at_most_256_nodes(tmp_path: Path):
     assert len(course_from_mapping(many_nodes(MAX_NODES), source="x").nodes) == MAX_NODES
     message = load_error(tmp_path, many_nodes(MAX_NODES + 1))
     assert_field(message, "nodes", f"lists {MAX_NODES + 1} nodes, at most {MAX_NODES}")
+
+
+# --- What v2 asks of a course ------------------------------------------------------------
+
+
+def test_task_of_names_tasks_under_the_code_or_an_alias():
+    course = bundled_catalog().course("spinner", "engdes1")
+    assert course is not None
+    assert course.task_of("spinner-ed1-1-core-ext") == "1-core-ext"
+    assert course.task_of("spinner-engdes1-all") == "all"
+    for name in ("spinner-ed1-", "spinner-ed1-9", "pendulum-ed1-2", "spinner-cie3-2", "ed1-2"):
+        assert course.task_of(name) is None
+    assert course.node_index["speed_step"] == course.nodes.index("speed_step")
+
+
+def test_the_completion_threshold_is_a_share(tmp_path):
+    data = edit(lambda d: d.__setitem__("completion_threshold", 0.5))
+    assert course_from_mapping(data, source="x").completion_threshold == 0.5
+    assert course_from_mapping(base(), source="x").completion_threshold == 0.8
+    for bad, words in ((0, "not a share in (0, 1]"), (1.5, "not a share"), ("hi", "a number")):
+        message = load_error(
+            tmp_path, edit(lambda d, v=bad: d.__setitem__("completion_threshold", v))
+        )
+        assert_field(message, "completion_threshold", words)

@@ -23,6 +23,7 @@ from messages import (
 )
 from tests.golden_data import read_golden
 from tests.messages.strategies import json_values
+from tests.messages.test_decode_errors import MISSING, changed
 
 SESSIONS = read_golden("v2_sessions.jsonl")
 MANY = settings(max_examples=300, deadline=None)
@@ -36,21 +37,11 @@ CLICK: dict[str, Any] = {
     "object": {"id": "run-position-ramp", "parent": "panel", "ui": "spinner"},
     "context": {"event_type": "click", "exp_id": "spin30", "graph_node": "position_ramp"},
 }
-MISSING = object()
 
 
 def with_field(path: str, value: Any, base: dict[str, Any] = CLICK) -> bytes:
     """``base`` with the field at dotted ``path`` set to ``value`` (or removed)."""
-    raw = json.loads(json.dumps(base))
-    *parents, last = path.split(".")
-    target = raw
-    for key in parents:
-        target = target[key]
-    if value is MISSING:
-        del target[last]
-    else:
-        target[last] = value
-    return json.dumps(raw).encode()  # json: integers beyond 64 bits too
+    return changed(base, path, value)
 
 
 def problems(body: bytes | str) -> list[str]:
