@@ -15,9 +15,10 @@ Actions on nodes the course does not know never enter the timeline (the caller s
 them), so the transition runs from the action before to the action after.
 
 Memory: per entry one byte of node index, eight of timestamp and two of slider data
-(kind and an interned object id). At most ``RETAINED_ENTRIES`` are kept; older ones
-are dropped in chunks, their transitions staying in the counts, and a statement older
-than every kept entry is then too late to place and does not enter the graph.
+(kind and an interned object id); the counts are four bytes a cell. At most
+``RETAINED_ENTRIES`` are kept; older ones are dropped in chunks, their transitions
+staying in the counts, and a statement older than every kept entry is then too late
+to place and does not enter the graph.
 """
 
 from __future__ import annotations
@@ -73,13 +74,25 @@ class ActionTimeline:
     ``n_nodes`` is the course's node count (at most 256: a node index is one byte).
     """
 
+    __slots__ = (
+        "_counted",
+        "_counts",
+        "_n",
+        "_nodes",
+        "_object_ids",
+        "_sliders",
+        "_times",
+        "_trimmed",
+    )
+
     def __init__(self, n_nodes: int) -> None:
         self._n = n_nodes
         self._nodes = bytearray()
         self._times = array("q")
         self._sliders = array("H")
         self._object_ids: dict[str, int] = {}
-        self._counts = np.zeros((n_nodes, n_nodes), dtype=np.int64)
+        # Flat, row-major, 4 bytes a cell: a 9-node course costs 324 bytes, not 648.
+        self._counts = array("I", bytes(4 * n_nodes * n_nodes))
         self._counted = 0
         self._trimmed = False
 
@@ -95,7 +108,7 @@ class ActionTimeline:
     @property
     def matrix(self) -> npt.NDArray[np.int64]:
         """A read-only copy of the transition counts (rows "from"), whole history."""
-        counts = self._counts.copy()
+        counts = np.array(self._counts, dtype=np.int64).reshape(self._n, self._n)
         counts.flags.writeable = False
         return counts
 
@@ -119,9 +132,9 @@ class ActionTimeline:
         # The windows start and end with entries whose status the insertion cannot
         # change (see the module docstring), so the pairs outside them stay as they are.
         for source, target in pairwise(before):
-            self._counts[source, target] -= 1
+            self._counts[source * self._n + target] -= 1
         for source, target in pairwise(after):
-            self._counts[source, target] += 1
+            self._counts[source * self._n + target] += 1
         self._counted += len(after) - len(before)
         if len(self) > RETAINED_ENTRIES + TRIM_CHUNK:
             self._trim()
@@ -200,7 +213,7 @@ class ActionTimeline:
             "times": ascending_to_deltas(self._times),
             "sliders": self._sliders.tolist(),
             "object_ids": list(self._object_ids),
-            "counts": self._counts.tolist(),
+            "counts": self.matrix.tolist(),
             "counted": self._counted,
             "trimmed": self._trimmed,
         }
@@ -220,14 +233,14 @@ class ActionTimeline:
                 str(object_id): i for i, object_id in enumerate(record["object_ids"], 1)
             }
             counts = np.asarray(record["counts"], dtype=np.int64)
+            if counts.shape != (n_nodes, n_nodes) or (counts < 0).any():
+                raise ValueError(f"bad timeline record: counts of shape {counts.shape}")
+            timeline._counts = array("I", counts.reshape(-1).tolist())
             timeline._counted = int(record["counted"])
             timeline._trimmed = bool(record["trimmed"])
         except (KeyError, TypeError, OverflowError) as exc:
             raise ValueError(f"bad timeline record: {exc!r}") from exc
-        if counts.shape != (n_nodes, n_nodes):
-            raise ValueError(f"bad timeline record: counts of shape {counts.shape}")
         sizes = {len(timeline._nodes), len(timeline._times), len(timeline._sliders)}
         if len(sizes) != 1 or any(node >= n_nodes for node in timeline._nodes):
             raise ValueError("bad timeline record: entries disagree or name unknown nodes")
-        timeline._counts = counts
         return timeline

@@ -37,6 +37,16 @@ RECORD_FORMAT: Final = 1
 class UsageTally:
     """Statements of one session key: count per verb, total, and session starts (ms)."""
 
+    __slots__ = (
+        "_before_first",
+        "_early_starts",
+        "_started",
+        "_starts",
+        "_times",
+        "num_logs",
+        "verbs",
+    )
+
     def __init__(self) -> None:
         self.verbs: dict[str, int] = {}
         self.num_logs = 0

@@ -207,7 +207,6 @@ def test_a_graph_without_an_euler_trail_sends_a_trail_on_its_edges():
         ("comparisonGraph", ANA, "spinner-ed1-9", "unknown_graph"),
         ("comparisonGraph", ANA, "pendulum-ed1-2", "unknown_graph"),
         ("comparisonGraph", ANA, None, "unknown_graph"),
-        ("chat", ANA, None, "unknown_graph"),
     ],
 )
 def test_unknown_things_are_404_with_an_error_object(endpoint, identity, taskcode, code):
@@ -215,6 +214,11 @@ def test_unknown_things_are_404_with_an_error_object(endpoint, identity, taskcod
     assert answer.status == 404
     assert answer.body["error"]["code"] == code
     assert answer.body["error"]["message"]
+
+
+def test_an_endpoint_the_router_does_not_route_is_a_bug():
+    with pytest.raises(ValueError, match="no v2 endpoint 'chat'"):
+        REPLIER.answer("chat", ANA, None)
 
 
 def test_usage_counts_verbs_and_renders_sessions_in_the_service_time_zone():
