@@ -12,6 +12,7 @@ callers encode replies, they never mutate them.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.course_view import CourseView
+from analytics.distance import total_edges
 from analytics.euler import euler_trail
 from analytics.graph import in_centrality
 from analytics.timeline import ORDERED_ACTIONS_MAX
@@ -85,9 +87,7 @@ class V2CourseView:
         self._node_list = [{"id": node, "label": node} for node in course.nodes]
         stacked = course.stacked
         self._task_sums = stacked.sum(axis=(1, 2))
-        full = course.full_graph
-        self._full_sum = float(full.sum())
-        self._outside_full = full == 0
+        self._outside_full = course.full_graph == 0
         self._empty = V2Snapshot.empty(len(course.nodes))
         self.comparisons = {
             task: {
@@ -129,8 +129,8 @@ class V2CourseView:
 
     def other_indicators(self, student: V2Snapshot) -> Reply:
         """100 x the student's transitions over the full graph's; 0 with no full graph."""
-        share = 100.0 * student.transitions / self._full_sum if self._full_sum else 0.0
-        return {"indicators": {"total_edges": share}}
+        share = total_edges(student.matrix, self.course.full_graph)
+        return {"indicators": {"total_edges": 0.0 if math.isnan(share) else share}}
 
     def task_exploration(self, student: V2Snapshot) -> Reply:
         """100 x the share of the student's transitions on edges the full graph lacks."""
