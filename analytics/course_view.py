@@ -60,7 +60,8 @@ class CourseView:
             task: vis_graph(graph, nodes, self._positions) for task, graph in course.tasks.items()
         }
         keys = dict(course.centroid_keys)
-        keys.setdefault("all", course.full_task)
+        if course.full_task is not None:  # a course with no task graphs has no "all"
+            keys.setdefault("all", course.full_task)
         self._task_centroids = {
             key: list(centroid(course.tasks[task], nodes, self._vertices))
             for key, task in keys.items()

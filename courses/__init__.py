@@ -6,13 +6,16 @@ from courses.files import (
     load_course_file,
     load_directory,
     parse_course_json,
+    pending_directory,
 )
 from courses.legacy import COMMON_FEEDBACK_SUBJECTS, load_legacy_directory, read_graph_csv
 from courses.loading import load_catalog
-from courses.model import Catalog, Course, CourseError, Vertex, course_from_mapping
+from courses.model import Catalog, Course, CourseError, Vertex
+from courses.validation import MAX_NODES, course_from_mapping
 
 __all__ = [
     "COMMON_FEEDBACK_SUBJECTS",
+    "MAX_NODES",
     "Catalog",
     "Course",
     "CourseError",
@@ -25,5 +28,6 @@ __all__ = [
     "load_directory",
     "load_legacy_directory",
     "parse_course_json",
+    "pending_directory",
     "read_graph_csv",
 ]

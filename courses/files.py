@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from courses.model import Catalog, Course, CourseError, course_from_mapping
+from courses.model import Catalog, Course, CourseError
+from courses.validation import course_from_mapping
 
 
 class _JsonObject(dict[str, Any]):
@@ -120,6 +121,11 @@ def bundled_directory() -> Path:
     if installed.is_dir():
         return installed
     return package.parent / "comparison_graphs"
+
+
+def pending_directory() -> Path:
+    """Valid course files not served by default yet (``comparison_graphs/README.md``)."""
+    return bundled_directory() / "pending"
 
 
 def bundled_catalog() -> Catalog:

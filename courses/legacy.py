@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 
 from courses.files import bundled_catalog
-from courses.model import Catalog, Course, CourseError, course_from_mapping
+from courses.model import Catalog, Course, CourseError
+from courses.validation import course_from_mapping
 
 # Subjects every course accepts feedback on, before its task subjects.
 COMMON_FEEDBACK_SUBJECTS = ("Workbook", "Remote work", "Hardware", "UI", "LA", "Other")
@@ -135,6 +136,8 @@ def _figures(
             "centroid_keys": dict(same.centroid_keys),
             "full_task": same.full_task,
             "feedback_subjects": sorted(same.feedback_subjects),
+            "aliases": list(same.aliases),
+            "completion_threshold": same.completion_threshold,
         }
         return figures, tasks
     if kin is not None:

@@ -2,7 +2,9 @@
 
 Sans-io: no trio, no sockets, no numpy. ``decode`` turns a frame into a
 message or raises ``DecodeError``; ``encode`` turns a reply into frame
-text. PROTOCOL.md is the contract these classes implement.
+text. PROTOCOL.md is the contract these classes implement. The v2 (HTTP)
+bodies of PROTOCOL-V2.md are decoded by ``decode_statement``,
+``decode_user_feedback`` and ``decode_identity``, with the same errors.
 """
 
 from messages.codec import (
@@ -39,6 +41,7 @@ from messages.inbound import (
     TaskIdentificationRequest,
 )
 from messages.limits import (
+    MAX_JSON_DEPTH,
     IdLimitError,
     check_course,
     check_exp,
@@ -60,14 +63,37 @@ from messages.outbound import (
     TaskIdentificationReply,
     reply_envelope,
 )
+from messages.statements import (
+    GRAPH_VERBS,
+    NULL_USERNAME,
+    Identity,
+    Statement,
+    decode_identity,
+    decode_statement,
+    decode_taskcode,
+    parse_query,
+)
+from messages.user_feedback import (
+    NOT_APPLICABLE,
+    AffectiveState,
+    UserCompletion,
+    UserDifficulty,
+    UserFeedback,
+    decode_user_feedback,
+)
 
 __all__ = [
     "ABSENT",
     "EVENT_CLASSES",
+    "GRAPH_VERBS",
+    "MAX_JSON_DEPTH",
     "MESSAGE_TYPES",
+    "NOT_APPLICABLE",
+    "NULL_USERNAME",
     "REQUEST_CONTENTS",
     "REQUEST_PAYLOAD_CLASSES",
     "Absent",
+    "AffectiveState",
     "AllFeedbackRequest",
     "AnalyticsEvent",
     "AnalyticsPayload",
@@ -82,6 +108,7 @@ __all__ = [
     "FeedbackEvent",
     "FeedbackPayload",
     "IdLimitError",
+    "Identity",
     "InboundMessage",
     "IndicatorsReply",
     "IndicatorsRequest",
@@ -91,12 +118,16 @@ __all__ = [
     "Reply",
     "Request",
     "RequestPayload",
+    "Statement",
     "StudentGraphReply",
     "StudentGraphRequest",
     "TaskFeedbackReply",
     "TaskFeedbackRequest",
     "TaskIdentificationReply",
     "TaskIdentificationRequest",
+    "UserCompletion",
+    "UserDifficulty",
+    "UserFeedback",
     "check_course",
     "check_exp",
     "check_graph_name",
@@ -105,9 +136,14 @@ __all__ = [
     "check_t",
     "check_user",
     "decode",
+    "decode_identity",
+    "decode_statement",
+    "decode_taskcode",
+    "decode_user_feedback",
     "encode",
     "encode_error",
     "encode_event",
+    "parse_query",
     "payload_json",
     "reply_envelope",
 ]

@@ -18,20 +18,30 @@ from typing import Final
 __all__ = [
     "COURSE_MAX_CHARS",
     "EXP_MAX_CHARS",
+    "FEEDBACK_LABEL_MAX_CHARS",
     "GRAPH_NAME_MAX_CHARS",
+    "GRAPH_NODE_MAX_CHARS",
     "HARDWARE_MAX_CHARS",
+    "MAX_JSON_DEPTH",
     "MAX_SAFE_INTEGER",
     "MAX_T_MS",
+    "OBJECT_ID_MAX_CHARS",
     "REQUEST_ID_MAX_CHARS",
     "USER_MAX_CHARS",
+    "VERB_MAX_CHARS",
     "IdLimitError",
     "check_course",
     "check_exp",
+    "check_feedback_label",
     "check_graph_name",
+    "check_graph_node",
     "check_hardware",
+    "check_kit",
+    "check_object_id",
     "check_request_id",
     "check_t",
     "check_user",
+    "check_verb",
 ]
 
 USER_MAX_CHARS: Final = 128
@@ -46,6 +56,17 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 # ``t`` is milliseconds since the epoch; 2**53 ms is year 287396, and beyond
 # that a JavaScript client could not have produced the value exactly.
 MAX_T_MS: Final = 2**53 - 1
+
+# v2 statements (PROTOCOL-V2.md). Verb names and graph nodes become dictionary keys
+# (interactionCounts, node lookups), object ids are compared for the slider rule,
+# feedback states and subjects are tallied: all bounded like the v1 ids.
+VERB_MAX_CHARS: Final = 64
+GRAPH_NODE_MAX_CHARS: Final = 64
+OBJECT_ID_MAX_CHARS: Final = 200
+FEEDBACK_LABEL_MAX_CHARS: Final = 200
+# Nesting depth of a JSON body. orjson reads 1024 levels but writes only 254, so a
+# deeper statement could be accepted and then never stored; real statements nest 3.
+MAX_JSON_DEPTH: Final = 64
 
 # Characters that would let an id act as (part of) a path, or that C-level
 # tools (SQLite CLI, file systems) treat as a terminator.
@@ -135,3 +156,31 @@ def check_t(value: int) -> int:
     if not 0 <= value <= MAX_T_MS:
         raise IdLimitError("out of range, expected 0 <= t <= 2**53 - 1")
     return value
+
+
+def check_verb(value: str) -> str:
+    """A v2 statement's ``verb.name``: 1-64 characters like ``exp``."""
+    return _check_name(value, min_chars=1, max_chars=VERB_MAX_CHARS)
+
+
+def check_graph_node(value: str) -> str:
+    """A v2 ``context.graph_node``: 1-64 printable characters (a course node name)."""
+    return _check_printable(value, min_chars=1, max_chars=GRAPH_NODE_MAX_CHARS)
+
+
+def check_object_id(value: str) -> str:
+    """A v2 ``object.id`` (a UI element or a hotkey): 0-200 printable characters."""
+    return _check_printable(value, min_chars=0, max_chars=OBJECT_ID_MAX_CHARS)
+
+
+def check_kit(value: str) -> str:
+    """A v2 kit (``exp_id``, e.g. ``spin30``): 0-64 characters like ``hardware``.
+
+    Empty is allowed: ``session-started`` sends ``"exp_id": ""``.
+    """
+    return _check_name(value, min_chars=0, max_chars=HARDWARE_MAX_CHARS)
+
+
+def check_feedback_label(value: str) -> str:
+    """A v2 affective ``state`` or ``subject``: 1-200 printable characters."""
+    return _check_printable(value, min_chars=1, max_chars=FEEDBACK_LABEL_MAX_CHARS)
