@@ -6,7 +6,6 @@ from courses.files import (
     load_course_file,
     load_directory,
     parse_course_json,
-    pending_directory,
 )
 from courses.legacy import COMMON_FEEDBACK_SUBJECTS, load_legacy_directory, read_graph_csv
 from courses.loading import load_catalog
@@ -28,6 +27,5 @@ __all__ = [
     "load_directory",
     "load_legacy_directory",
     "parse_course_json",
-    "pending_directory",
     "read_graph_csv",
 ]

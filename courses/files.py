@@ -123,11 +123,6 @@ def bundled_directory() -> Path:
     return package.parent / "comparison_graphs"
 
 
-def pending_directory() -> Path:
-    """Valid course files not served by default yet (``comparison_graphs/README.md``)."""
-    return bundled_directory() / "pending"
-
-
 def bundled_catalog() -> Catalog:
     """The courses shipped with the service."""
     return load_directory(bundled_directory())

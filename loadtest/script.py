@@ -125,11 +125,12 @@ def cast(
 ) -> list[Persona]:
     """The students of a run: courses round robin over the catalog, tasks at random.
 
-    Hub mode gives each student the stream path of its hardware (``/spin3``);
-    stream URLs are dealt round robin and their last path part is the hardware.
+    Only courses with task graphs are cast, since a student walks a task. Hub
+    mode gives each student the stream path of its hardware (``/spin3``); stream
+    URLs are dealt round robin and their last path part is the hardware.
     """
     rng = random.Random(f"cast-{seed}")
-    courses = sorted(catalog.courses.values(), key=lambda c: c.key)
+    courses = sorted((c for c in catalog.courses.values() if c.tasks), key=lambda c: c.key)
     personas = []
     for index in range(users):
         course = courses[index % len(courses)]

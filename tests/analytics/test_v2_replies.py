@@ -23,9 +23,7 @@ from courses import (
     Catalog,
     bundled_catalog,
     bundled_directory,
-    load_directory,
     parse_course_json,
-    pending_directory,
 )
 from messages import (
     AffectiveState,
@@ -203,7 +201,7 @@ def test_a_graph_without_an_euler_trail_sends_a_trail_on_its_edges():
     ("endpoint", "identity", "taskcode", "code"),
     [
         ("studentGraph", Identity("ana", "ed2", "spinner"), None, "unknown_course"),
-        ("usageStats", Identity("ana", "ed1", "truss"), None, "unknown_course"),
+        ("usageStats", Identity("ana", "ed1", "rotor"), None, "unknown_course"),
         ("comparisonGraph", ANA, "spinner-ed1-9", "unknown_graph"),
         ("comparisonGraph", ANA, "pendulum-ed1-2", "unknown_graph"),
         ("comparisonGraph", ANA, None, "unknown_graph"),
@@ -289,7 +287,7 @@ def test_the_completion_threshold_is_a_course_setting():
 
 
 def test_truss_has_a_student_graph_usage_and_empty_task_replies():
-    pending = load_directory(pending_directory())
+    pending = bundled_catalog()
     truss = pending.course("truss", "ed1")
     replier = V2Replier(pending)
     identity = Identity("ana", "ed1", "truss")
@@ -309,7 +307,7 @@ def test_truss_has_a_student_graph_usage_and_empty_task_replies():
 
 
 def test_the_v1_view_of_a_course_without_tasks_answers_with_nulls():
-    truss = load_directory(pending_directory()).course("truss", "ed1")
+    truss = bundled_catalog().course("truss", "ed1")
     view = CourseView(truss)
     session = session_of(click(0, "tare_load"), click(3_000, "record"), course=truss)
     student = session.snapshot().student

@@ -12,11 +12,9 @@ from courses import (
     Catalog,
     CourseError,
     bundled_catalog,
-    bundled_directory,
     course_from_mapping,
     load_directory,
     load_legacy_directory,
-    pending_directory,
 )
 from tests.courses.test_courses_legacy import write_legacy
 from tests.courses.test_courses_validation import assert_field, base, edit, load_error
@@ -99,7 +97,7 @@ def test_a_legacy_directory_keeps_the_aliases_of_its_reference_course(tmp_path):
 
 
 def test_truss_and_torsion_load_with_their_nodes_and_no_tasks():
-    catalog = load_directory(pending_directory())
+    catalog = bundled_catalog()
     truss = catalog.course("truss", "ed1")
     torsion = catalog.course("torsion", "ed1")
     assert truss is not None
@@ -121,10 +119,10 @@ def test_truss_and_torsion_load_with_their_nodes_and_no_tasks():
         )
 
 
-def test_pending_files_are_not_served_by_default():
-    """Until the load tester skips courses without tasks (comparison_graphs/README.md)."""
-    assert pending_directory().parent == bundled_directory()
-    assert bundled_catalog().resolve("truss", "ed1") is None
+def test_truss_and_torsion_are_served_by_default():
+    catalog = bundled_catalog()
+    assert catalog.resolve("truss", "ed1") is not None
+    assert catalog.resolve("torsion", "ed1") is not None
 
 
 def test_no_tasks_means_full_task_null(tmp_path):

@@ -111,7 +111,8 @@ def test_every_node_of_the_bundled_courses_can_be_sent():
 
 def test_students_take_courses_round_robin_and_hub_paths_of_their_hardware():
     personas = cast(CATALOG, ["ws://127.0.0.1:8000"], 7, 1, hub=True)
-    keys = sorted(c.key for c in CATALOG.courses.values())
+    keys = sorted(c.key for c in CATALOG.courses.values() if c.tasks)
+    assert len(keys) == 3  # truss and torsion have no task to walk yet
     assert [p.course.key for p in personas] == [keys[i % len(keys)] for i in range(7)]
     assert all(p.url == f"ws://127.0.0.1:8000/{p.hardware}" for p in personas)
     assert len({p.user for p in personas}) == 7
