@@ -7,17 +7,14 @@ bodies of PROTOCOL-V2.md are decoded by ``decode_statement``,
 ``decode_user_feedback`` and ``decode_identity``, with the same errors.
 """
 
-from messages.codec import (
+from messages.codec import decode
+from messages.converter import (
     EVENT_CLASSES,
     MESSAGE_TYPES,
     REQUEST_CONTENTS,
     REQUEST_PAYLOAD_CLASSES,
-    decode,
-    encode,
-    encode_error,
-    encode_event,
-    payload_json,
 )
+from messages.encoding import encode, encode_error, encode_event, payload_json
 from messages.errors import DecodeError, ErrorCode
 from messages.inbound import (
     ABSENT,

@@ -1,62 +1,27 @@
-"""The JSON codec: frames to messages (``decode``), replies to text (``encode``).
+"""Decoding: a frame's text to a typed message (``decode``), or a readable ``DecodeError``.
 
-One cattrs converter, built once by ``_build_converter``, does all the
-structuring and unstructuring, so the strict scalar rules and the id limits
-are the same for every message (hooks in ``_structure`` and
-``_unstructure``).
+The converter and the tag table are ``messages.converter``'s; encoding is
+``messages.encoding``'s.
 
 Decoding is a two-level tagged union (STYLE.md): the ``type`` tag, and for
 requests ``payload.content``, are read by hand first, because cattrs' own
 tagged unions report an unknown tag as "required field missing @ $" and
 collide with the payload's own ``type`` key (cattrs#483). The pair
-``(type, content)`` selects a structuring function from ``_STRUCTURERS``,
-the one table from wire tags to classes, built from the classes' ``TYPE``
-and ``CONTENT``. That function structures the envelope and then the payload
-as the selected class in one pass, so every error keeps its full path
+``(type, content)`` selects a structuring function from ``STRUCTURERS``.
+That function structures the envelope and then the payload as the selected
+class in one pass, so every error keeps its full path
 (``... @ $.payload.graph``) and a frame is walked once.
-
-Encoding writes replies with orjson, which writes NaN and infinities as
-``null`` (PROTOCOL.md, "No NaN on the wire") and, with
-``OPT_SERIALIZE_NUMPY``, numpy scalars and arrays as numbers.
 """
 
-from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
-from cattrs import BaseValidationError, Converter, transform_error
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs import BaseValidationError, transform_error
 
-from messages._structure import (
-    EVENT_OVERRIDES,
-    REQUEST_OVERRIDES,
-    describe_problem,
-    make_payload_hook,
-    strict_bool,
-    strict_float,
-    strict_int,
-    strict_str,
-)
-from messages._unstructure import EVENT_PAYLOAD_JSON, register_unstructure_hooks
+from messages._structure import describe_problem
+from messages.converter import MESSAGE_TYPES, REQUEST_CONTENTS, STRUCTURERS, Structurer
 from messages.errors import DecodeError, ErrorCode
-from messages.inbound import (
-    ABSENT,
-    AllFeedbackRequest,
-    AnalyticsEvent,
-    AnalyticsPayload,
-    CentroidsRequest,
-    ComparisonGraphRequest,
-    FeedbackEvent,
-    FeedbackPayload,
-    InboundMessage,
-    IndicatorsRequest,
-    LogEvent,
-    LogPayload,
-    Request,
-    StudentGraphRequest,
-    TaskFeedbackRequest,
-    TaskIdentificationRequest,
-)
+from messages.inbound import ABSENT, AnalyticsEvent, AnalyticsPayload, InboundMessage, Request
 from messages.limits import (
     IdLimitError,
     check_course,
@@ -66,91 +31,13 @@ from messages.limits import (
     check_t,
     check_user,
 )
-from messages.outbound import ErrorReply, OutboundMessage
 
-__all__ = [
-    "EVENT_CLASSES",
-    "MESSAGE_TYPES",
-    "REQUEST_CONTENTS",
-    "REQUEST_PAYLOAD_CLASSES",
-    "decode",
-    "encode",
-    "encode_error",
-    "encode_event",
-    "payload_json",
-]
-
-EVENT_CLASSES: Final = (AnalyticsEvent, LogEvent, FeedbackEvent)
-REQUEST_PAYLOAD_CLASSES: Final = (
-    StudentGraphRequest,
-    ComparisonGraphRequest,
-    TaskIdentificationRequest,
-    IndicatorsRequest,
-    CentroidsRequest,
-    TaskFeedbackRequest,
-    AllFeedbackRequest,
-)
-
-MESSAGE_TYPES: Final[tuple[str, ...]] = tuple(sorted(cls.TYPE for cls in (*EVENT_CLASSES, Request)))
-"""Every valid ``type`` tag, sorted as listed in error messages."""
-
-REQUEST_CONTENTS: Final[tuple[str, ...]] = tuple(
-    sorted(cls.CONTENT for cls in REQUEST_PAYLOAD_CLASSES)
-)
-"""Every valid request ``content`` tag, sorted as listed in error messages."""
-
-_DUMPS_OPTIONS: Final = orjson.OPT_SERIALIZE_NUMPY
 # A tag echoed in an error message is cut to this length: enough to spot a
 # typo, not enough to bounce a 64 KiB string back to the client.
 _ECHO_MAX_CHARS: Final = 40
 
 # Stands for a key that is not in the frame, where ``None`` would mean null.
 _MISSING: Final = object()
-
-_Structurer = Callable[[dict[str, Any]], InboundMessage]
-
-
-def _build_converter() -> tuple[Converter, dict[tuple[str, str | None], _Structurer]]:
-    """The one converter, and the structuring function for each ``(type, content)``.
-
-    ``content`` is ``None`` for events. Called once, at import.
-    """
-    converter = Converter(detailed_validation=True, forbid_extra_keys=False)
-    converter.register_structure_hook(str, strict_str)
-    converter.register_structure_hook(int, strict_int)
-    converter.register_structure_hook(float, strict_float)
-    converter.register_structure_hook(bool, strict_bool)
-
-    structurers: dict[tuple[str, str | None], _Structurer] = {}
-    for payload_cls in (AnalyticsPayload, LogPayload, FeedbackPayload):
-        converter.register_structure_hook(payload_cls, make_payload_hook(converter, payload_cls))
-    for event_cls in EVENT_CLASSES:
-        structure_event = make_dict_structure_fn(event_cls, converter, **EVENT_OVERRIDES)
-        converter.register_structure_hook(event_cls, structure_event)
-        structurers[event_cls.TYPE, None] = _bind(structure_event, event_cls)
-    for payload_cls in REQUEST_PAYLOAD_CLASSES:
-        structure_payload = make_payload_hook(converter, payload_cls)
-        converter.register_structure_hook(payload_cls, structure_payload)
-        structure_request = make_dict_structure_fn(
-            Request,
-            converter,
-            payload=override(struct_hook=structure_payload),
-            **REQUEST_OVERRIDES,
-        )
-        structurers[Request.TYPE, payload_cls.CONTENT] = _bind(structure_request, Request)
-
-    register_unstructure_hooks(converter, (*EVENT_CLASSES, Request), REQUEST_PAYLOAD_CLASSES)
-    return converter, structurers
-
-
-def _bind(structure: Callable[[Any, Any], Any], cls: type) -> _Structurer:
-    def structure_message(raw: dict[str, Any]) -> InboundMessage:
-        return structure(raw, cls)
-
-    return structure_message
-
-
-_CONVERTER, _STRUCTURERS = _build_converter()
 
 
 # --- Decoding ----------------------------------------------------------------------
@@ -258,20 +145,20 @@ def _common_command(raw: dict[str, Any]) -> AnalyticsEvent | None:
 REPLY_TYPES = ("response", "error")
 
 
-def _select_structurer(raw: dict[str, Any]) -> tuple[_Structurer | None, str]:
+def _select_structurer(raw: dict[str, Any]) -> tuple[Structurer | None, str]:
     """The structuring function for the frame's tags, or ``None`` and the problem."""
     message_type = raw.get("type", _MISSING)
     if type(message_type) is not str or message_type not in MESSAGE_TYPES:
         return None, _tag_problem(message_type, MESSAGE_TYPES, "$.type")
     if message_type != Request.TYPE:
-        return _STRUCTURERS[message_type, None], ""
+        return STRUCTURERS[message_type, None], ""
     payload = raw.get("payload", _MISSING)
     if type(payload) is not dict:
         if payload is _MISSING:
             return None, "required field missing @ $.payload"
         return None, "invalid value for type, expected a JSON object @ $.payload"
     content = payload.get("content", _MISSING)
-    structure = _STRUCTURERS.get((Request.TYPE, content)) if type(content) is str else None
+    structure = STRUCTURERS.get((Request.TYPE, content)) if type(content) is str else None
     if structure is None:
         return None, _tag_problem(content, REQUEST_CONTENTS, "$.payload.content")
     return structure, ""
@@ -309,58 +196,3 @@ def _readable_request_id(raw: dict[str, Any]) -> str | int | None:
         return check_request_id(request_id)
     except (IdLimitError, TypeError):
         return None
-
-
-# --- Encoding ----------------------------------------------------------------------
-
-
-def encode(reply: OutboundMessage) -> str:
-    """The text of a WebSocket frame carrying ``reply`` (a response or ``ErrorReply``).
-
-    NaN and infinities anywhere in the reply (numpy's included) are written
-    as ``null``; numpy integers, floats, bools and arrays as JSON numbers,
-    booleans and arrays.
-
-    Raises:
-        TypeError: (``orjson.JSONEncodeError``) if a value has no JSON form;
-            that is a bug in whoever built the reply.
-    """
-    wire = _CONVERTER.unstructure(reply)
-    try:
-        return orjson.dumps(wire, option=_DUMPS_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        # Keys built from numpy arrays are numpy.str_, which orjson refuses
-        # as keys without OPT_NON_STR_KEYS; that option slows every dict,
-        # so it is only the fallback.
-        return orjson.dumps(wire, option=_DUMPS_OPTIONS | orjson.OPT_NON_STR_KEYS).decode()
-
-
-def encode_error(error: DecodeError) -> str:
-    """The error reply to a frame that failed to decode, as frame text."""
-    return encode(ErrorReply.from_decode_error(error))
-
-
-def payload_json(msg: InboundMessage) -> dict[str, Any]:
-    """The message's payload as it came: what the store keeps.
-
-    Known fields first, then the unknown keys from ``extra``; an absent
-    ``data`` stays absent. A ``log``/``input`` that was ``null`` comes
-    back absent (both mean "no value"). For a request,
-    ``{"content": ..., <fields that are not None>}``. Nested values are
-    shared with the message, not copied.
-    """
-    event_payload_json = EVENT_PAYLOAD_JSON.get(type(msg.payload))
-    if event_payload_json is not None:
-        return event_payload_json(msg.payload)
-    payload: dict[str, Any] = _CONVERTER.unstructure(msg.payload)
-    return payload
-
-
-def encode_event(msg: InboundMessage) -> dict[str, Any]:
-    """The whole message as a JSON-ready dict, minus unknown top-level keys.
-
-    ``t``, ``hardware`` and ``id`` are left out when ``None``, so that
-    ``decode(orjson.dumps(encode_event(msg))) == msg``.
-    """
-    wire: dict[str, Any] = _CONVERTER.unstructure(msg)
-    return wire

@@ -2,7 +2,7 @@
 
 A response goes out as ``{"user", "type": "response", "exp", "course",
 "content", <fields>, "id"?}`` (PROTOCOL.md, "Responses"). The classes hold
-the values; ``messages.codec.encode`` writes the wire shape, including the
+the values; ``messages.encoding.encode`` writes the wire shape, including the
 nesting the dashboard expects (``node_info.in_centrality``,
 ``indicators``, ``feedback``).
 
