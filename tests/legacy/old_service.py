@@ -41,16 +41,9 @@ import pandas as pd
 
 from tests.conftest import golden
 
-STATES = [
-    "Engaged",
-    "Curious",
-    "Delighted",
-    "Bored",
-    "Confused",
-    "Frustrated",
-    "Surprised",
-    "Anxious",
-]
+# The old service's eight states, in its order (the reference figures list them so).
+FEEDBACK_STATES = golden("courses")["feedback_states"]
+STATES = [*FEEDBACK_STATES["positive"], *FEEDBACK_STATES["negative"]]
 BASE_SUBJECTS = ["Workbook", "Remote work", "Hardware", "UI", "LA", "Other"]
 
 

@@ -3,8 +3,9 @@
 The fixtures are written by ``tests.legacy.old_service`` (the old code's
 calls); what the old service would answer is taken from the golden cases
 (``adjacency_batches``: the matrix after each conversion) and the golden
-README's formulas (enjoyment, exploration, edges), never from the code under
-test.
+README's formulas (enjoyment, edges; exploration through the cell-by-cell
+transcription of ``tests.analytics.test_properties``), never from the code
+under test.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from courses import Catalog
 from legacy import read_feedback, read_legacy_user, scan_legacy
 from store import DATABASE_NAME, SqliteStore
 from tests.actors.conftest import client, request, running_service, service_settings
+from tests.analytics.test_properties import reference_task_distance
 from tests.conftest import golden
 from tests.legacy.old_service import (
     STATES,
@@ -160,23 +162,6 @@ def test_bad_counts_are_problems_naming_file_row_and_column(tmp_path: Path, cata
 # --- A whole cohort, end to end ------------------------------------------------------
 
 
-def reference_distance(A: np.ndarray, B: np.ndarray, a: float, b: float) -> float | None:
-    """golden README, ``taskdistance`` (loopFactor 2, upperMax 2, lowerMax -1)."""
-    if not A.any():
-        return None
-    total, both = 0.0, []
-    for (i, j), x in np.ndenumerate(A):
-        y, loop = B[i, j], 2 if i == j else 1
-        if x == 0 and y != 0:
-            total += loop * a
-        elif x != 0 and y == 0:
-            total += loop * b
-        elif x != y:
-            r = (x - y) / y
-            both.append(b * r / 2 if 0 <= r <= 2 else b if r > 2 else a * abs(r) if r >= -1 else a)
-    return total + (sum(both) / len(both) if both else 0.0)
-
-
 def old_answers(case: dict[str, Any], course: str, feedback: list[tuple[str, str]]) -> dict:
     """What the old service answered: the golden matrix, and the README's indicators."""
     figures = reference_course(case["exp"], course)
@@ -188,7 +173,9 @@ def old_answers(case: dict[str, Any], course: str, feedback: list[tuple[str, str
             (nodes[i], nodes[j]): matrix[i, j] for i, j in zip(*np.nonzero(matrix), strict=True)
         },
         "indicators": {
-            "exploration": reference_distance(matrix, full, 0, 10),
+            "exploration": reference_task_distance(
+                matrix, full, a=0, b=10, loop_factor=2, upper_max=2, lower_max=-1
+            ),
             "enjoyment": reference_enjoyment(feedback, case["exp"], course),
             "edges": 100 * matrix.sum() / full.sum(),
         },
@@ -246,7 +233,7 @@ async def test_a_cohort_imports_whole_and_is_answered_as_the_old_service_did(
             got, want = indicators["indicators"], answers["indicators"]
             assert got["enjoyment"] == want["enjoyment"], user
             assert got["edges"] == pytest.approx(want["edges"], rel=1e-9)
-            if want["exploration"] is None:
+            if math.isnan(want["exploration"]):
                 assert got["exploration"] is None
             else:
                 assert math.isclose(got["exploration"], want["exploration"], rel_tol=1e-9)
