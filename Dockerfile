@@ -49,6 +49,7 @@ COPY courses ./courses
 COPY websocket ./websocket
 COPY store ./store
 COPY legacy ./legacy
+COPY exports ./exports
 COPY config ./config
 COPY telemetry ./telemetry
 COPY web ./web

@@ -4,6 +4,8 @@
     learning-analytics config            # the effective configuration, as JSON
     learning-analytics import-legacy PATH [--data DIR]
     learning-analytics backup FILE [--data DIR]   # SQLite online backup, while serving
+    learning-analytics export-events FILE [--format csv|jsonl] [--course C] [--since T] [--until T]
+    learning-analytics export-legacy DIR [--data DIR]   # the old service's layout again
     learning-analytics relay [--listen HOST:PORT] # a test relay
     learning-analytics loadtest --spawn --users 200 --duration 30
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from cli.exports import add_export_commands, run_export_events, run_export_legacy
 from config.settings import (
     Settings,
     SettingsError,
@@ -90,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", dest="data_path", default=None, help="store to fill (env DATA_PATH)"
     )
     legacy.add_argument("--comparison-graphs", dest="comparison_graphs", default=None)
+    add_export_commands(commands)
     return parser
 
 
@@ -166,6 +170,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "config": run_config,
     "backup": run_backup,
     "import-legacy": run_import,
+    "export-events": run_export_events,
+    "export-legacy": run_export_legacy,
 }
 
 

@@ -16,9 +16,10 @@ Choices made here:
   counting both would count some feedback twice.
 - Events are numbered from ``first_seq`` in a fixed order: courses by
   ``(exp, course)``, within a course the log files by name then line order,
-  then the feedback rows. ``received_ms`` is the event's ``t``: the old
+  then the feedback entries. ``received_ms`` is the event's ``t``: the old
   service kept no arrival time, and ``t`` is the closest known one. Feedback
-  rows without a time get ``t = 0`` (unknown).
+  entries without a time (every entry of the old service's matrix layout)
+  get ``t = 0`` (unknown).
 - Events of a course the catalog does not define are stored without a
   progress row; its adjacency matrix has nowhere to go and is reported (the
   file stays on disk: the import never changes or deletes legacy files).
@@ -36,9 +37,11 @@ import numpy as np
 from analytics import UiEvent
 from analytics.progress import CourseProgress
 from courses import Catalog
-from legacy.directory import CourseFiles, UserFiles, file_detail
+from legacy.directory import CourseFiles, UserFiles
+from legacy.feedback import FeedbackRow, read_feedback
+from legacy.files import file_detail
 from legacy.logs import read_log
-from legacy.tables import FeedbackRow, read_adjacency, read_feedback
+from legacy.tables import read_adjacency
 from messages import AnalyticsEvent, Event
 from store import EventRow, ProgressRow
 
@@ -65,9 +68,10 @@ def read_legacy_user(files: UserFiles, catalog: Catalog, *, first_seq: int) -> I
 
     Pure CPU and file reading, no store access, so the service can run it in
     ``trio.to_thread``. Line and row problems never stop it. Raises
-    ``LegacyFileError`` when a file cannot be used as a whole (unreadable, an
-    adjacency matrix that does not fit its course, a feedback CSV without
-    ``state``/``subject``): nothing of the user should then be imported.
+    ``LegacyFileError`` when a file cannot be used as a whole (unreadable, a
+    symbolic link, an adjacency matrix that does not fit its course, a
+    feedback CSV in neither layout): nothing of the user should then be
+    imported.
     """
     reads: list[_CourseRead] = []
     seq = first_seq
@@ -128,7 +132,7 @@ def _read_course(user: str, files: CourseFiles, catalog: Catalog, *, first_seq: 
             why = f"course {files.exp}-{files.course} is not defined"
             read.problems.append(f"{files.adjacency.name}: {why}; its matrix is not imported")
             read.sources.append(
-                (files.adjacency.name, file_detail(files.adjacency, not_imported=why))
+                (files.adjacency.name, file_detail(files.adjacency.path, not_imported=why))
             )
         return read
     n = len(course.nodes)

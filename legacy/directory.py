@@ -18,9 +18,13 @@ course), the others may not. Other files (our own ``analytics.sqlite3*``) are
 not legacy files; ``.json``/``.csv`` names that do not fit are listed as
 ignored, with the reason.
 
-Problems in a line or a row never stop anything; a file that cannot be used as
-a whole (unreadable, not UTF-8 where text is required, an adjacency matrix
-that does not fit the course) raises ``LegacyFileError``.
+Only regular files directly in the directory are read: a symbolic link is
+never followed (not even to a file inside the directory, which would be
+imported twice), and links, FIFOs and other special files with legacy names
+are listed as ignored, with the reason. Problems in a line or a row never stop
+anything; a file that cannot be used as a whole (unreadable, not UTF-8 where
+text is required, an adjacency matrix that does not fit the course) raises
+``LegacyFileError``. How a file is opened and read: ``legacy.files``.
 
 Parsing uses orjson and the stdlib ``csv`` module: this also runs inside the
 serving process (a cold legacy user), where ``import pandas`` costs 32 MB.
@@ -31,11 +35,11 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import attrs
-import orjson
 
+from legacy.files import LegacyFileError, printable, shown_path
 from messages import (
     IdLimitError,
     check_course,
@@ -47,17 +51,18 @@ from messages import (
 ADJACENCY_SUFFIX: Final = "-adjacency.csv"
 FEEDBACK_SUFFIX: Final = "-feedback.csv"
 LOG_SUFFIX: Final = ".json"
-# A value echoed in a problem line is cut to this length.
-ECHO_MAX_CHARS: Final = 40
 
-
-class LegacyFileError(Exception):
-    """A legacy file (or the directory) cannot be used as a whole.
-
-    The message starts with the path and says why. The importer reports the
-    user as failed and writes nothing for it, so fixing or removing the file
-    and running the import again is enough.
-    """
+__all__ = [
+    "CourseFiles",
+    "FileKind",
+    "LegacyFile",
+    "LegacyFileError",
+    "LegacyIndex",
+    "UserFiles",
+    "has_legacy_files",
+    "parse_legacy_name",
+    "scan_legacy",
+]
 
 
 class FileKind(StrEnum):
@@ -164,7 +169,7 @@ def has_legacy_files(directory: Path) -> bool:
         with os.scandir(directory) as entries:
             for entry in entries:
                 try:
-                    if parse_legacy_name(Path(entry.path)) is not None and entry.is_file():
+                    if parse_legacy_name(Path(entry.path)) is not None and _regular(entry):
                         return True
                 except ValueError:
                     continue
@@ -176,29 +181,57 @@ def has_legacy_files(directory: Path) -> bool:
 def scan_legacy(directory: Path) -> LegacyIndex:
     """Find every legacy file of ``directory`` (not its subdirectories) and group them.
 
+    Symbolic links and special files are never taken, only listed as ignored.
     Raises ``LegacyFileError`` if the directory cannot be listed.
     """
     directory = Path(directory)
     found: dict[str, dict[tuple[str, str], list[LegacyFile]]] = {}
     ignored: list[str] = []
     try:
-        with os.scandir(directory) as entries:
-            paths = sorted(Path(entry.path) for entry in entries if entry.is_file())
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
     except OSError as exc:
-        raise LegacyFileError(f"{directory}: cannot list the directory: {exc}") from exc
-    for path in paths:
+        raise LegacyFileError(
+            f"{shown_path(directory)}: cannot list the directory: {exc.strerror}"
+        ) from exc
+    for entry in entries:
         try:
-            file = parse_legacy_name(path)
+            file = parse_legacy_name(Path(entry.path))
         except ValueError as exc:
-            ignored.append(f"{path.name}: {exc}")
+            if _regular(entry):
+                ignored.append(f"{printable(entry.name)}: {exc}")
             continue
-        if file is not None:
+        if file is None:
+            continue
+        why = _not_taken(entry)
+        if why:
+            ignored.append(f"{printable(entry.name)}: {why}")
+        else:
             found.setdefault(file.user, {}).setdefault((file.exp, file.course), []).append(file)
     users = tuple(
         UserFiles(user, tuple(_course_files(key, files) for key, files in sorted(courses.items())))
         for user, courses in sorted(found.items())
     )
     return LegacyIndex(directory, users, tuple(ignored))
+
+
+def _regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _not_taken(entry: os.DirEntry[str]) -> str:
+    """Why a legacy-named entry is not read, or ``""``: only regular files are."""
+    try:
+        if entry.is_symlink():
+            return "a symbolic link: not followed (only files in the directory are read)"
+        if not entry.is_file(follow_symlinks=False):
+            return "not a regular file: not read"
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror}"
+    return ""
 
 
 def _course_files(key: tuple[str, str], files: list[LegacyFile]) -> CourseFiles:
@@ -210,33 +243,3 @@ def _course_files(key: tuple[str, str], files: list[LegacyFile]) -> CourseFiles:
         adjacency=by_kind.get(FileKind.ADJACENCY),
         feedback=by_kind.get(FileKind.FEEDBACK),
     )
-
-
-# --- What every reader shares ------------------------------------------------
-
-
-class LineError(ValueError):
-    """One log line or CSV row that is not imported; the message says why."""
-
-
-def import_detail(size: int, lines: int, **more: Any) -> str:
-    """The ``detail`` recorded with an imported file: JSON with its size and line count."""
-    return orjson.dumps({"size": size, "lines": lines, **more}).decode()
-
-
-def file_detail(file: LegacyFile, **more: Any) -> str:
-    """The import detail of a file that is recorded without being parsed."""
-    data = read_bytes(file.path)
-    return import_detail(len(data), len(data.splitlines()), **more)
-
-
-def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise LegacyFileError(f"{path}: cannot read: {exc}") from exc
-
-
-def shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= ECHO_MAX_CHARS else text[: ECHO_MAX_CHARS - 3] + "..."

@@ -19,7 +19,8 @@ import attrs
 
 from courses import Catalog
 from legacy.convert import ImportedUser, read_legacy_user
-from legacy.directory import LegacyFileError, UserFiles, scan_legacy
+from legacy.directory import UserFiles, scan_legacy
+from legacy.files import LegacyFileError, printable
 from store import EventRow, ProgressRow, StoredUser
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def import_directory(
             skipped.append(f"{files.user}: {why}")
         elif outcome is ImportOutcome.FAILED:
             failed.append(f"{files.user}: {why}")
-            log.warning("legacy.user_failed", extra={"user": files.user, "error": why})
+            log.warning("legacy.user_failed", extra={"user": files.user, "error": printable(why)})
         if result is not None:
             events += result.seqs_used
             problems += result.problems
@@ -179,9 +180,13 @@ def _import_user(
 
 
 def format_report(report: ImportReport) -> str:
-    """A few lines for people: counts, then the first problems and reasons."""
+    """A few lines for people: counts, then the first problems and reasons.
+
+    Every entry is escaped (``printable``): a file name holding a newline
+    cannot forge a line of the report.
+    """
     lines = [
-        f"legacy import from {report.directory}: {report.users} user(s) found",
+        f"legacy import from {printable(str(report.directory))}: {report.users} user(s) found",
         f"  imported: {report.imported} user(s), {report.events} event(s)",
         f"  skipped: {report.users_skipped} user(s) ({report.already_imported} already "
         f"imported, {len(report.skipped)} left alone, see below)",
@@ -197,7 +202,7 @@ def format_report(report: ImportReport) -> str:
     for title, entries in sections:
         if entries:
             lines.append(f"{title}:")
-            lines += [f"  {entry}" for entry in entries[:REPORT_MAX_LINES]]
+            lines += [f"  {printable(entry)}" for entry in entries[:REPORT_MAX_LINES]]
             if len(entries) > REPORT_MAX_LINES:
                 lines.append(f"  ... and {len(entries) - REPORT_MAX_LINES} more")
     return "\n".join(lines)

@@ -13,7 +13,9 @@ Log lines accepted, one JSON object per line:
    ``course``, ``hardware`` become its payload, so ``data`` and any extra key
    are kept.
 
-Blank lines are skipped. Any other line is a problem (``"<file>: line N:
+The file is read one line at a time (``legacy.files``): a line longer than
+a frame may be (64 KiB) is a problem and is never held whole. Blank lines are
+skipped. Any other line is a problem (``"<file>: line N:
 why"``) and is not imported: not JSON or not an object, a frame that fails
 validation (e.g. no ``t``), a dashboard request (not an event), and a frame
 whose ``user``, ``exp`` or ``course`` differs from the file name's. The old
@@ -31,7 +33,16 @@ from typing import Final
 import attrs
 import orjson
 
-from legacy.directory import LegacyFile, LineError, import_detail, read_bytes, shown
+from legacy.directory import LegacyFile
+from legacy.files import (
+    LineError,
+    file_size,
+    import_detail,
+    open_legacy,
+    read_lines,
+    shown,
+    too_long,
+)
 from messages import DecodeError, Event, Request, decode
 
 # The envelope keys of a frame; in a flat line every other key is payload.
@@ -50,19 +61,25 @@ class LogRead:
 
 def read_log(file: LegacyFile) -> LogRead:
     """Every readable line of a log file; raises ``LegacyFileError`` if it cannot be read."""
-    data = read_bytes(file.path)
-    # A BOM (an editor's save) would make line 1 unreadable; it is not part of the line.
-    lines = data.removeprefix(codecs.BOM_UTF8).splitlines()
     events: list[Event] = []
     problems: list[str] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            events.append(_log_event(line, file))
-        except LineError as exc:
-            problems.append(f"{file.name}: line {number}: {exc}")
-    return LogRead(tuple(events), tuple(problems), import_detail(len(data), len(lines)))
+    lines = 0
+    with open_legacy(file.path) as handle:
+        for number, raw in read_lines(handle, file.path):
+            lines = number
+            if raw is None:
+                problems.append(f"{file.name}: {too_long(number)}")
+                continue
+            # A BOM (an editor's save) would make line 1 unreadable; it is not part of it.
+            line = raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
+            if not line.strip():
+                continue
+            try:
+                events.append(_log_event(line, file))
+            except LineError as exc:
+                problems.append(f"{file.name}: line {number}: {exc}")
+        size = file_size(handle)
+    return LogRead(tuple(events), tuple(problems), import_detail(size, lines))
 
 
 def _log_event(line: bytes, file: LegacyFile) -> Event:

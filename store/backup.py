@@ -18,17 +18,16 @@ then renamed into place, so a destination that exists is always complete.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import attrs
 
+from store.files import fsync_file, publish_file, temporary_beside
 from store.sqlite import DATABASE_NAME
 
 # 1024 pages of 4 KiB: 4 MiB per step, then a short pause, so that a large
@@ -101,20 +100,16 @@ def backup_store(
         raise BackupError(f"no store to back up: {source} does not exist (check --data/DATA_PATH)")
     _check_destination(source, destination, overwrite=overwrite)
     try:
-        descriptor, temporary_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-        )
+        temporary = temporary_beside(destination)
     except OSError as exc:
         raise BackupError(f"cannot write to {destination.parent}: {exc.strerror or exc}") from exc
-    os.close(descriptor)
-    temporary = Path(temporary_name)
     try:
         try:
             snapshot, pages = _copy(source, temporary, pages_per_step, step_sleep_s)
         finally:
-            _keep_store_owner(source)
+            keep_store_owner(source)
         _verify(temporary, snapshot)
-        _fsync(temporary)
+        fsync_file(temporary)
         _publish(temporary, destination, overwrite=overwrite)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -203,7 +198,7 @@ def _verify(copy_path: Path, expected: _Snapshot) -> None:
         raise BackupError(f"the copy {copy_path} holds {found}, the snapshot held {expected}")
 
 
-def _keep_store_owner(source: Path) -> None:
+def keep_store_owner(source: Path) -> None:
     """Give ``-wal``/``-shm`` files our reader created back to the store's owner.
 
     Reading a WAL database of a stopped service creates them. Run as root on
@@ -221,46 +216,16 @@ def _keep_store_owner(source: Path) -> None:
                 os.chown(companion, owner.st_uid, owner.st_gid)
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
 def _publish(temporary: Path, destination: Path, *, overwrite: bool) -> None:
     """Rename the checked copy into place, atomically, never clobbering unless asked."""
     try:
-        if overwrite:
-            temporary.replace(destination)
-        else:
-            _link_without_clobbering(temporary, destination)
+        publish_file(temporary, destination, overwrite=overwrite)
     except FileExistsError:
         raise BackupError(
             f"{destination} already exists: choose another name or overwrite it"
         ) from None
     except OSError as exc:
         raise BackupError(f"cannot write {destination}: {exc.strerror or exc}") from exc
-    # The rename is durable only once the directory entry is on disk.
-    with contextlib.suppress(OSError):
-        directory = os.open(destination.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-def _link_without_clobbering(temporary: Path, destination: Path) -> None:
-    """``link`` fails if ``destination`` appeared meanwhile, where ``rename`` would replace it."""
-    try:
-        os.link(temporary, destination)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-            raise
-        # A file system without hard links: check, then rename (a narrow race).
-        if destination.exists():
-            raise FileExistsError(destination) from None
-        temporary.replace(destination)
-    else:
-        temporary.unlink()
 
 
 def run_backup(data_dir: Path, destination: Path, *, overwrite: bool = False) -> int:

@@ -69,7 +69,8 @@ EVENT_COLUMNS = "seq, user, type, exp, course, hardware, t, received_ms, payload
 TAIL_PAGE_ALL = 10_000
 
 
-def _event_row(row: Sequence[Any]) -> EventRow:
+def event_row(row: Sequence[Any]) -> EventRow:
+    """An ``EventRow`` from a row of ``SELECT {EVENT_COLUMNS}``."""
     return EventRow(*row[:8], orjson.loads(row[8]))
 
 
@@ -175,16 +176,7 @@ class SqliteStore:
     def load_snapshots(self, user: str) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
         """The snapshots of ``user``, and which of their events come after them."""
         with self._read_lock:
-            rows = self._reader.execute(
-                "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
-            ).fetchall()
-        newest = max((row[2] for row in rows), default=0)
-        stale = tuple((exp, course, seq) for exp, course, seq, _ in rows if seq < newest)
-        progress = {
-            (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
-            for exp, course, seq, record in rows
-        }
-        return progress, Tail(user, newest, stale)
+            return read_snapshots(self._reader, user)
 
     def tail_page(self, tail: Tail, *, after: int, limit: int = TAIL_PAGE_ALL) -> list[EventRow]:
         """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order.
@@ -192,19 +184,8 @@ class SqliteStore:
         Pages keep each read short: a long tail read at once would hold the
         GIL against the event loop for as long as it takes.
         """
-        wanted = " OR ".join(
-            ["seq > ?"] + ["(exp = ? AND course = ? AND seq > ?)"] * len(tail.stale)
-        )
-        arguments: list[Any] = [tail.user, after, tail.newest]
-        for stale in tail.stale:
-            arguments += stale
-        query = (
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ? AND ({wanted}) "
-            "ORDER BY seq LIMIT ?"
-        )
         with self._read_lock:
-            rows = self._reader.execute(query, [*arguments, limit]).fetchall()
-        return [_event_row(row) for row in rows]
+            return read_tail_page(self._reader, tail, after=after, limit=limit)
 
     def events_of(self, user: str) -> list[EventRow]:
         """Every stored event of ``user`` in arrival order (for export and checks)."""
@@ -212,7 +193,7 @@ class SqliteStore:
             rows = self._reader.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? ORDER BY seq", (user,)
             ).fetchall()
-        return [_event_row(row) for row in rows]
+        return [event_row(row) for row in rows]
 
     def count_events(self) -> int:
         with self._read_lock:
@@ -264,3 +245,37 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+# --- Reads any connection can make (the store's reader, a snapshot's) -----------------
+
+
+def read_snapshots(
+    connection: sqlite3.Connection, user: str
+) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
+    """The snapshots of ``user``, and which of their events come after them."""
+    rows = connection.execute(
+        "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
+    ).fetchall()
+    newest = max((row[2] for row in rows), default=0)
+    stale = tuple((exp, course, seq) for exp, course, seq, _ in rows if seq < newest)
+    progress = {
+        (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
+        for exp, course, seq, record in rows
+    }
+    return progress, Tail(user, newest, stale)
+
+
+def read_tail_page(
+    connection: sqlite3.Connection, tail: Tail, *, after: int, limit: int
+) -> list[EventRow]:
+    """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order."""
+    wanted = " OR ".join(["seq > ?"] + ["(exp = ? AND course = ? AND seq > ?)"] * len(tail.stale))
+    arguments: list[Any] = [tail.user, after, tail.newest]
+    for stale in tail.stale:
+        arguments += stale
+    query = (
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ? AND ({wanted}) "
+        "ORDER BY seq LIMIT ?"
+    )
+    return [event_row(row) for row in connection.execute(query, [*arguments, limit])]

@@ -1,8 +1,7 @@
-"""The bundled course files carry exactly the figures of ../shared/reference/courses.json."""
+"""The bundled course files carry exactly the figures of the reference ``courses.json``."""
 
 import json
 import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,15 +15,12 @@ from courses import (
     load_catalog,
     load_directory,
 )
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "courses.json"
+from tests.conftest import golden
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, Any]:
-    if not REFERENCE.is_file():
-        pytest.fail(f"reference figures missing: {REFERENCE} (tests need ../shared)")
-    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+    return golden("courses")
 
 
 @pytest.fixture(scope="module")
