@@ -11,9 +11,9 @@ from trio_websocket import ConnectionClosed
 from store import SqliteStore
 from tests.actors.conftest import client, event, request, running_service, service_settings
 from tests.analytics.test_golden import close
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
-SESSIONS = read_jsonl(GOLDEN / "wire_sessions.jsonl")
+SESSIONS = golden("wire_sessions")
 
 
 def stored_events(data) -> int:

@@ -33,7 +33,7 @@ from courses import Course, bundled_catalog
 from messages import Request, decode, encode
 from store import SqliteStore
 from tests.analytics.test_golden import close
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
 CATALOG = bundled_catalog()
 REPLIER = Replier(CATALOG)
@@ -258,7 +258,7 @@ async def wait_until(predicate: Any, *, timeout_s: float = 5.0, poll_s: float = 
 
 
 def test_the_oracle_gives_the_golden_replies() -> None:
-    for session in read_jsonl(GOLDEN / "wire_sessions.jsonl"):
+    for session in golden("wire_sessions"):
         course = CATALOG.courses[(session["exp"], session["course"])]
         reference = Reference()
         frames = [frame for frame in session["frames"] if frame["type"] != "request"]

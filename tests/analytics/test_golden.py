@@ -11,9 +11,9 @@ import pytest
 
 import analytics
 from courses import bundled_catalog
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
-CASES = read_jsonl(GOLDEN / "reference_cases.jsonl")
+CASES = golden("reference_cases")
 REL = 1e-9
 
 

@@ -14,9 +14,9 @@ from analytics.replies import Replier
 from courses import bundled_catalog
 from messages import ErrorCode, Request, decode, encode
 from tests.analytics.test_golden import close
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
-SESSIONS = read_jsonl(GOLDEN / "wire_sessions.jsonl")
+SESSIONS = golden("wire_sessions")
 REPLIER = Replier(bundled_catalog())
 
 

@@ -20,9 +20,9 @@ from analytics.v2_session import V2Session
 from courses import bundled_catalog
 from messages import decode_identity, decode_statement
 from tests.analytics.test_golden import close
-from tests.golden_data import read_golden
+from tests.conftest import golden
 
-SESSIONS = read_golden("v2_sessions.jsonl")
+SESSIONS = golden("v2_sessions")
 REPLIER = V2Replier(bundled_catalog())
 ENDPOINTS = ("studentGraph", "taskCompletion", "otherIndicators", "taskExploration", "usageStats")
 

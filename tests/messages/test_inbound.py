@@ -27,11 +27,11 @@ from messages import (
     encode_event,
     payload_json,
 )
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
 USER = "3f2a9c1e-8d7b-4e6f-a5c4-1b2d3e4f5a6b"
 ENVELOPE = {"user": USER, "t": 1673262940583, "exp": "spinner", "course": "cie3"}
-SESSIONS = read_jsonl(GOLDEN / "wire_sessions.jsonl")
+SESSIONS = golden("wire_sessions")
 
 
 def frame(message_type: str, payload: Any, **fields: Any) -> bytes:

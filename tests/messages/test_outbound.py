@@ -27,7 +27,7 @@ from messages import (
     encode_error,
     reply_envelope,
 )
-from tests.conftest import GOLDEN, read_jsonl
+from tests.conftest import golden
 
 ENVELOPE = {"user": "u1", "exp": "spinner", "course": "cie3"}
 WIRE_ENVELOPE = {"user": "u1", "type": "response", "exp": "spinner", "course": "cie3"}
@@ -297,7 +297,7 @@ def golden_reply(session: dict[str, Any], expected: dict[str, Any]) -> Any:
 
 def test_golden_replies_keep_their_recorded_shape() -> None:
     checked = set()
-    for session in read_jsonl(GOLDEN / "wire_sessions.jsonl"):
+    for session in golden("wire_sessions"):
         for request in session["requests"]:
             for expected in request["expected"]:
                 wire = strict_loads(encode(golden_reply(session, expected)))

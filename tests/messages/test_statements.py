@@ -21,11 +21,11 @@ from messages import (
     decode_taskcode,
     parse_query,
 )
-from tests.golden_data import read_golden
+from tests.conftest import golden
 from tests.messages.strategies import json_values
 from tests.messages.test_decode_errors import MISSING, changed
 
-SESSIONS = read_golden("v2_sessions.jsonl")
+SESSIONS = golden("v2_sessions")
 MANY = settings(max_examples=300, deadline=None)
 CLICK: dict[str, Any] = {
     "timestamp": 1733961052434,
