@@ -42,9 +42,10 @@ def build_app(service: OpsView, settings: Settings, backend: V2Backend | None = 
         {} if researchers_file is None else load_researchers(researchers_file), scrypt
     )
     _warn_about_open_doors(settings, ui)
+    # Routes are tried in order: the v2 API (addLog the busiest) before ops.
     routes = [
-        *OpsRoutes(service, HubLocator.from_settings(settings)).routes(),
         *V2Routes(backend, ui, researchers).routes(),
+        *OpsRoutes(service, HubLocator.from_settings(settings)).routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     # "/x/" is not "/x": no redirect (a POST would not follow it anyway).

@@ -6,8 +6,9 @@ the GIL; the event loop keeps serving) and at most ``SCRYPT_AT_ONCE`` run
 at a time, so a flood of wrong credentials costs one core at most and
 queues behind itself. The UIs' credential is one token shared by every UI
 of a deployment: once a token has matched, later requests are compared to
-it in constant time with no scrypt; a token that failed is remembered too
-(a few, in a bounded set), so repeating a wrong one costs nothing either.
+it in constant time with no scrypt, and requests that arrive while it is
+being checked wait for that one check; a token that failed is remembered
+too (a few, in a bounded set), so repeating a wrong one costs nothing.
 
 Nothing here logs a header, a token or a user's password.
 """
@@ -68,18 +69,29 @@ class UiCredential:
         token = basic_token(request)
         if token is None:
             raise _unauthorized("Authorization: Basic <credential> required")
+        if self._known(token):
+            return
+        async with self._limiter:
+            # Requests that came with one token while it was being checked
+            # wait here, then find the answer without a scrypt of their own.
+            if self._known(token):
+                return
+            if await trio.to_thread.run_sync(self._hash.matches, token):
+                self._accepted = token
+                return
+            self._refused[token] = None
+            if len(self._refused) > REMEMBERED_FAILURES:
+                self._refused.popitem(last=False)
+        raise _unauthorized("wrong credential")
+
+    def _known(self, token: bytes) -> bool:
+        """True if ``token`` matched before; raises 401 if it failed before; else False."""
         accepted = self._accepted
         if accepted is not None and hmac.compare_digest(token, accepted):
-            return
+            return True
         if token in self._refused:
             raise _unauthorized("wrong credential")
-        if await trio.to_thread.run_sync(self._hash.matches, token, limiter=self._limiter):
-            self._accepted = token
-            return
-        self._refused[token] = None
-        if len(self._refused) > REMEMBERED_FAILURES:
-            self._refused.popitem(last=False)
-        raise _unauthorized("wrong credential")
+        return False
 
 
 class Researchers:

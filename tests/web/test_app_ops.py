@@ -8,7 +8,7 @@ import pytest
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.web.conftest import FakeOps, FakeStream, asgi_client, make_app, web_settings
+from tests.web.conftest import UI_HASH, FakeOps, FakeStream, asgi_client, make_app, web_settings
 from web.edge import Edge
 
 PREFLIGHT = {
@@ -162,3 +162,20 @@ async def test_a_handler_that_raises_gets_a_json_500_with_cors_and_a_logged_trac
     [record] = [r for r in caplog.records if r.getMessage() == "http.handler_failed"]
     assert record.exc_info is not None
     assert record.exc_info[0] is ZeroDivisionError
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warnings"),
+    [
+        ({}, set()),
+        ({"http_listen": "0.0.0.0:9000"}, {"http.addlog_open"}),
+        ({"http_listen": "0.0.0.0:9000", "ui_credential_hash": UI_HASH}, set()),
+        ({"listen": "0.0.0.0:8000"}, {"http.public_url_unset"}),
+        ({"listen": "0.0.0.0:8000", "public_url": "https://la.example.org"}, set()),
+        ({"public_ws_url": "wss://old.example.org"}, {"settings.deprecated"}),
+    ],
+)
+def test_start_up_warns_about_open_doors_and_old_settings(overrides, warnings, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    make_app(web_settings(**overrides))
+    assert {r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING} == warnings

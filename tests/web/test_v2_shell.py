@@ -256,12 +256,22 @@ async def test_the_ui_credential_costs_one_scrypt_per_distinct_token(monkeypatch
 
     monkeypatch.setattr(CredentialHash, "matches", counted)
     app = make_app(web_settings(ui_credential_hash=UI_HASH), backend=FakeBackend())
+    statuses = []
     async with asgi_client(app) as http:
-        for token in [UI_TOKEN, "wrong", UI_TOKEN, "wrong", UI_TOKEN]:
-            await http.post(
-                f"{LH}/addLog?{WHO}", content=STATEMENT, headers={"Authorization": f"Basic {token}"}
-            )
-    assert checks == [UI_TOKEN.encode(), b"wrong"]
+
+        async def post(token: str) -> None:
+            headers = {"Authorization": f"Basic {token}"}
+            reply = await http.post(f"{LH}/addLog?{WHO}", content=STATEMENT, headers=headers)
+            statuses.append((token, reply.status_code))
+
+        # Ten UIs at once with the right token, three with a wrong one: one scrypt each.
+        async with trio.open_nursery() as nursery:
+            for token in [UI_TOKEN] * 10 + ["wrong"] * 3:
+                nursery.start_soon(post, token)
+        for token in [UI_TOKEN, "wrong"]:
+            await post(token)
+    assert sorted(checks) == sorted([UI_TOKEN.encode(), b"wrong"])
+    assert sorted(statuses) == sorted([(UI_TOKEN, 200)] * 11 + [("wrong", 401)] * 4)
 
 
 async def test_download_logs_wants_a_researcher_and_streams_a_zip(tmp_path) -> None:
