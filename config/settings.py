@@ -129,7 +129,9 @@ class Settings:
     # Deprecated: the ws(s) URL itself (LA_PUBLIC_WS_URL); public_url wins.
     public_ws_url: str | None = attrs.field(default=None, validator=_base_url("ws", "wss"))
     # The lab UIs' shared addLog credential, as `hash-credential` prints it.
-    ui_credential_hash: str | None = attrs.field(default=None, validator=_credential_hash)
+    ui_credential_hash: str | None = attrs.field(
+        default=None, validator=_credential_hash, repr=False
+    )
     # user:hash lines, one per researcher allowed to download the logs.
     researchers_file: Path | None = attrs.field(default=None, validator=_researchers_file)
     # Origins whose pages may call the HTTP API (CORS); reads carry no credentials.

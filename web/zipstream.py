@@ -70,12 +70,14 @@ async def zip_lines(
                 await trio.to_thread.run_sync(entry.write, bytes(batch))
                 batch.clear()
                 yield sink.take()
+        if batch:
+            await trio.to_thread.run_sync(entry.write, bytes(batch))
     finally:
+        # Also on an error or an early close: a ZipFile left open complains
+        # when collected; what this writes then is never sent.
+        entry.close()
+        archive.close()
         close = getattr(lines, "aclose", None)
         if close is not None:
             await close()
-    if batch:
-        await trio.to_thread.run_sync(entry.write, bytes(batch))
-    entry.close()
-    archive.close()
     yield sink.take()
