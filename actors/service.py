@@ -31,8 +31,8 @@ from courses import Catalog, load_catalog
 from legacy import LegacyFileError, has_legacy_files, scan_legacy
 from store import SqliteStore
 from telemetry.metrics import Metrics
-from web.endpoints import Endpoints
-from web.http_listener import serve_http
+from web.app import build_app
+from web.server import serve_web
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Service:
         """Begin a graceful stop; ``serve`` returns once everything is flushed."""
         self._stop.set()
 
-    # What the ops port and the metrics read (web.endpoints.OpsView).
+    # What the ops port and the metrics read (web.ops.OpsView).
 
     @property
     def sessions(self) -> int:
@@ -167,6 +167,19 @@ async def _serve_front(
     """
     settings = service.settings
     rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s, service.metrics)
+    # The HTTP app closes itself gracefully on stop, beside the hub's drain.
+    async with trio.open_nursery() as web:
+        await _start_web(service, web)
+        await _serve_connections(service, router, rules, task_status)
+
+
+async def _serve_connections(
+    service: Service,
+    router: Router,
+    rules: ConnectionRules,
+    task_status: trio.TaskStatus[Service],
+) -> None:
+    settings = service.settings
     async with trio.open_nursery() as connections:
         async with trio.open_nursery() as relays:
             async with trio.open_nursery() as listeners:
@@ -200,9 +213,21 @@ async def _start_listeners(
             router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
         )
         service.hub_port = await listeners.start(service.hub.run, connections)
-    if settings.http_address is not None:
-        endpoints = Endpoints(service, public_ws_url=settings.public_ws_url)
-        service.http_port = await listeners.start(serve_http, endpoints, *settings.http_address)
+
+
+async def _start_web(service: Service, nursery: trio.Nursery) -> None:
+    settings = service.settings
+    if settings.http_listen is not None:
+        app = build_app(service, settings)
+        service.http_port = await nursery.start(
+            partial(
+                serve_web,
+                app,
+                settings.http_listen,
+                grace_s=settings.grace_s,
+                shutdown_trigger=service._stop.wait,
+            )
+        )
 
 
 def _start_relays(

@@ -2,6 +2,7 @@
 
     learning-analytics serve [--listen HOST:PORT] [--data DIR] [--connect URL ...]
     learning-analytics config            # the effective configuration, as JSON
+    learning-analytics hash-credential [--user NAME]  # a secret (stdin) -> its scrypt hash
     learning-analytics import-legacy PATH [--data DIR]
     learning-analytics backup FILE [--data DIR]   # SQLite online backup, while serving
     learning-analytics export-events FILE [--format csv|jsonl] [--course C] [--since T] [--until T]
@@ -17,6 +18,7 @@ setting and exit code 2.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -85,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="scripted fake students and dashboards (see loadtest --help)",
         add_help=False,
     )
+    hashing = commands.add_parser(
+        "hash-credential",
+        help="read a secret from stdin, print its hash for LA_UI_CREDENTIAL_HASH "
+        "(the secret: what the UIs send after 'Basic ') or, with --user, a "
+        "researchers-file line (the secret: that researcher's password)",
+    )
+    hashing.add_argument("--user", default=None, help="a researcher's user name")
     relay = commands.add_parser("relay", help="run a test relay (frames fan out per URL path)")
     relay.add_argument("--listen", dest="relay_listen", default="127.0.0.1:9100")
     legacy = commands.add_parser("import-legacy", help="import an old service's data directory")
@@ -112,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level.upper())
     if args.command == "relay":
         return run_relay(args.relay_listen)
+    if args.command == "hash-credential":
+        return run_hash_credential(args.user)
     try:
         settings = settings_from(args)
     except SettingsError as exc:
@@ -124,6 +135,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_config(_: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(describe(settings), indent=2))
+    return 0
+
+
+def run_hash_credential(user: str | None) -> int:
+    """Never takes the secret as an argument: the command line is visible to every user."""
+    from config.credentials import hash_secret  # noqa: PLC0415
+
+    if user is not None and (not user.isprintable() or ":" in user or not user.strip()):
+        print("learning-analytics: --user: printable, without ':'", file=sys.stderr)
+        return EXIT_USAGE
+    if sys.stdin.isatty():
+        secret = getpass.getpass("secret: ")
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        print("learning-analytics: an empty secret is no credential", file=sys.stderr)
+        return EXIT_USAGE
+    hashed = str(hash_secret(secret.encode()))
+    print(hashed if user is None else f"{user.strip()}:{hashed}")
     return 0
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import cattrs
+
+from config.credentials import CredentialError, CredentialHash, load_researchers
 
 # Old variable names that deployments already set.
 LEGACY_ENV = {"connect": "LOG_URL", "data_path": "DATA_PATH", "comparison_graphs": "COMP_PATH"}
@@ -43,6 +47,74 @@ def _positive(_: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name}: must be > 0, got {value!r}")
 
 
+def _base_url(*schemes: str) -> Callable[[Any, attrs.Attribute, str | None], None]:
+    """A URL of one of ``schemes`` with a host and at most a path (no query, no user)."""
+
+    def check(_: Any, attribute: attrs.Attribute, value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = None, False
+        if (
+            parts is None
+            or not port_ok
+            or parts.scheme not in schemes
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ValueError(
+                f"{attribute.name}: expected {' or '.join(schemes)}://HOST[:PORT][/PATH], "
+                f"got {value!r}"
+            )
+
+    return check
+
+
+def _credential_hash(_: Any, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None:
+        try:
+            CredentialHash.parse(value)
+        except CredentialError as exc:  # the message never echoes the value
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+
+def _researchers_file(_: Any, attribute: attrs.Attribute, value: Path | None) -> None:
+    if value is not None:
+        try:
+            load_researchers(value)
+        except CredentialError as exc:
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+
+def _origins(_: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    if value == ("*",):
+        return
+    for origin in value:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(
+                f"{attribute.name}: expected * or origins like https://lab.example.org, "
+                f"got {origin!r}"
+            )
+
+
+def _time_zone(_: Any, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{attribute.name}: not an IANA time zone, got {value!r}") from None
+
+
+def _fraction(_: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"{attribute.name}: must be > 0 and <= 1, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything the service reads at start-up; passed explicitly, never global."""
@@ -50,9 +122,24 @@ class Settings:
     listen: str | None = attrs.field(default="127.0.0.1:8000", validator=_address)
     connect: tuple[str, ...] = ()
     http_listen: str | None = attrs.field(default=None, validator=_address)
-    # What POST /session/<stream> answers when a proxy fronts the hub
-    # (e.g. wss://lab.example.org/analytics); else ws://<Host>:<hub port>.
-    public_ws_url: str | None = None
+    # The service as browsers reach it (https://la.example.org, maybe behind a
+    # proxy). POST /session/<stream> answers its ws(s) form plus the stream;
+    # unset, the hub's own address. Never the request's Host (issue 12).
+    public_url: str | None = attrs.field(default=None, validator=_base_url("http", "https"))
+    # Deprecated: the ws(s) URL itself (LA_PUBLIC_WS_URL); public_url wins.
+    public_ws_url: str | None = attrs.field(default=None, validator=_base_url("ws", "wss"))
+    # The lab UIs' shared addLog credential, as `hash-credential` prints it.
+    ui_credential_hash: str | None = attrs.field(
+        default=None, validator=_credential_hash, repr=False
+    )
+    # user:hash lines, one per researcher allowed to download the logs.
+    researchers_file: Path | None = attrs.field(default=None, validator=_researchers_file)
+    # Origins whose pages may call the HTTP API (CORS); reads carry no credentials.
+    allowed_origins: tuple[str, ...] = attrs.field(default=("*",), validator=_origins)
+    # Dates and times of the v2 usage statistics.
+    time_zone: str = attrs.field(default="UTC", validator=_time_zone)
+    # task_decision: task_completion at or above this.
+    completion_threshold: float = attrs.field(default=0.8, validator=_fraction)
     data_path: Path = Path("./data")
     comparison_graphs: Path | None = None
     workers: int = attrs.field(default=2, validator=_positive)
@@ -127,6 +214,13 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+# Settings an empty variable turns off.
+NONE_WHEN_EMPTY = frozenset(
+    {"listen", "http_listen", "comparison_graphs", "public_url", "public_ws_url"}
+    | {"ui_credential_hash", "researchers_file"}
+)
+
+
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
     """Merge ``flags`` (None = not given) over ``environ`` over the defaults.
 
@@ -146,7 +240,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Setti
     if values.get("connect") and "listen" not in values:
         values["listen"] = None
     for name, value in values.items():
-        if value == "" and name in ("listen", "http_listen", "comparison_graphs", "public_ws_url"):
+        if value == "" and name in NONE_WHEN_EMPTY:
             values[name] = None
     types = {field.name: field.type for field in attrs.fields(Settings)}
     structured: dict[str, Any] = {}
@@ -166,10 +260,17 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Setti
 
 
 def describe(settings: Settings) -> dict[str, Any]:
-    """The effective configuration as JSON-able values, for ``learning-analytics config``."""
+    """The effective configuration as JSON-able values, for ``learning-analytics config``.
+
+    No secret is shown, nor a hash of one: a credential shows as set or not.
+    """
     return _CONVERTER.unstructure(settings) | {
         "data_path": str(settings.data_path),
-        "comparison_graphs": None
-        if settings.comparison_graphs is None
-        else str(settings.comparison_graphs),
+        "comparison_graphs": _path_or_none(settings.comparison_graphs),
+        "researchers_file": _path_or_none(settings.researchers_file),
+        "ui_credential_hash": "(set)" if settings.ui_credential_hash else None,
     }
+
+
+def _path_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
