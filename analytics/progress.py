@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.course_view import StudentSnapshot
+from analytics.feedback import feedback_score
 from analytics.transitions import TransitionCounter, UiEvent
 from courses import Catalog, Course
 from messages import AnalyticsEvent, Event, LogEvent
@@ -41,9 +42,15 @@ class CourseProgress:
         self._changed()
 
     def add_feedback(self, state: str, subject: str) -> None:
-        """Tally a feedback entry; unknown states or subjects simply score 0 later."""
-        self._feedback[(state, subject)] += 1
-        self._changed()
+        """Tally a feedback entry that scores; the others are only stored (by the caller).
+
+        An unknown state or subject scores 0, so leaving it out of the tally
+        changes no reply, and the tally (and every snapshot of it) stays bounded
+        by the course, not by what a client invents (issue 12, finding 4).
+        """
+        if feedback_score(state, subject, self.course.feedback_subjects):
+            self._feedback[(state, subject)] += 1
+            self._changed()
 
     def import_legacy(self, matrix: npt.ArrayLike, events: Iterable[UiEvent]) -> None:
         """Start from the old service's adjacency ``matrix`` plus its unconverted log.

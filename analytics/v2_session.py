@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.course_view import StudentSnapshot
+from analytics.feedback import feedback_score
 from analytics.timeline import ORDERED_ACTIONS_MAX, ActionTimeline
 from analytics.usage import UsageTally
 from courses import Course
@@ -123,7 +124,9 @@ class V2Session:
         tasks, and an unknown code must not grow the state.
         """
         if isinstance(feedback, AffectiveState):
-            self._feedback[(feedback.state, feedback.subject)] += 1
+            # Only what scores is tallied, as in CourseProgress.add_feedback.
+            if feedback_score(feedback.state, feedback.subject, self.course.feedback_subjects):
+                self._feedback[(feedback.state, feedback.subject)] += 1
         elif isinstance(feedback, UserCompletion):
             for name, done in feedback.tasks.items():
                 task = self.course.task_of(name)

@@ -21,7 +21,7 @@ from messages.limits import MAX_JSON_DEPTH, check_t
 
 _CONTAINERS: Final = (dict, list)
 # orjson's own nesting limit (1024) reports itself with these words.
-_ORJSON_DEPTH_WORDS: Final = "depth limit"
+ORJSON_DEPTH_WORDS: Final = "depth limit"
 TOO_DEEP: Final = f"invalid value, nested deeper than {MAX_JSON_DEPTH} levels @ $"
 
 
@@ -54,7 +54,7 @@ def load_object(body: bytes | str) -> dict[str, Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if _ORJSON_DEPTH_WORDS in str(exc):
+        if ORJSON_DEPTH_WORDS in str(exc):
             # Valid JSON text, just deeper than orjson reads: a message problem.
             raise DecodeError(ErrorCode.INVALID_MESSAGE, [TOO_DEEP]) from None
         raise DecodeError(ErrorCode.BAD_JSON, [f"invalid JSON, {exc} @ $"]) from None

@@ -14,11 +14,17 @@ from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import format_exception
 
-from messages.inbound import AllFeedbackRequest, ComparisonGraphRequest, TaskFeedbackRequest
+from messages.inbound import (
+    AllFeedbackRequest,
+    ComparisonGraphRequest,
+    FeedbackPayload,
+    TaskFeedbackRequest,
+)
 from messages.limits import (
     IdLimitError,
     check_course,
     check_exp,
+    check_feedback_text,
     check_graph_name,
     check_hardware,
     check_request_id,
@@ -122,6 +128,11 @@ def _optional_graph_name(value: Any, _type: Any) -> str | None:
     return None if value is None else _graph_name(value, _type)
 
 
+def _feedback_label(value: Any, _type: Any) -> str:
+    """A feedback ``state`` or ``subject``: bounded, as its tally's keys are kept."""
+    return check_feedback_text(strict_str(value))
+
+
 def _request_id(value: Any, _type: Any) -> str | int | None:
     return None if value is None else check_request_id(value)
 
@@ -146,6 +157,10 @@ _PAYLOAD_FIELD_OVERRIDES: Final[dict[type, dict[str, Any]]] = {
     ComparisonGraphRequest: {"graph": override(struct_hook=_graph_name)},
     TaskFeedbackRequest: {"task": override(struct_hook=_graph_name)},
     AllFeedbackRequest: {"graph": override(struct_hook=_optional_graph_name)},
+    FeedbackPayload: {
+        "state": override(struct_hook=_feedback_label),
+        "subject": override(struct_hook=_feedback_label),
+    },
 }
 
 

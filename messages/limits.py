@@ -33,6 +33,7 @@ __all__ = [
     "check_course",
     "check_exp",
     "check_feedback_label",
+    "check_feedback_text",
     "check_graph_name",
     "check_graph_node",
     "check_hardware",
@@ -179,6 +180,17 @@ def check_kit(value: str) -> str:
     Empty is allowed: ``session-started`` sends ``"exp_id": ""``.
     """
     return _check_name(value, min_chars=0, max_chars=HARDWARE_MAX_CHARS)
+
+
+def check_feedback_text(value: str) -> str:
+    """A v1 feedback ``state`` or ``subject``: at most 200 characters.
+
+    Only the length is bounded (a tally key must not be a megabyte); what the
+    deployed UIs send today, an empty string included, stays accepted.
+    """
+    if len(value) > FEEDBACK_LABEL_MAX_CHARS:
+        raise IdLimitError(f"must be at most {FEEDBACK_LABEL_MAX_CHARS} characters long")
+    return value
 
 
 def check_feedback_label(value: str) -> str:

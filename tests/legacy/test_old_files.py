@@ -140,8 +140,8 @@ def test_bad_counts_are_problems_naming_file_row_and_column(tmp_path: Path, cata
     assert [(e.payload["state"], e.payload["subject"]) for e in result.events] == [
         ("Curious", "Hardware"),
         ("Curious", "Hardware"),
-        ("Curious", "Cooking"),  # not a subject of the course: kept, scores 0
-        ("Sleepy", "Hardware"),  # not a state: kept, scores 0
+        ("Curious", "Cooking"),  # not a subject of the course: stored, scores 0
+        ("Sleepy", "Hardware"),  # not a state: stored, scores 0
     ]
     assert result.problems == (
         f"{name}: line 2: state 'Curious', subject 'UI': '1.5' is not a whole number; not imported",
@@ -152,11 +152,8 @@ def test_bad_counts_are_problems_naming_file_row_and_column(tmp_path: Path, cata
         "row not imported",
     )
     (row,) = result.progress
-    assert sorted(map(tuple, row.record["feedback"])) == [
-        ("Curious", "Cooking", 1),
-        ("Curious", "Hardware", 2),
-        ("Sleepy", "Hardware", 1),
-    ]
+    # The tally holds what scores only: bounded by the course (issue 12, finding 4).
+    assert sorted(map(tuple, row.record["feedback"])) == [("Curious", "Hardware", 2)]
 
 
 # --- A whole cohort, end to end ------------------------------------------------------
