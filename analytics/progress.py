@@ -4,22 +4,66 @@ This is the state a session actor keeps in memory: transition counts (one
 conversion per command event, so a request never pays for history) and a
 tally of feedback. It is pure: the actor decides when to call it and when to
 persist ``to_record()``.
+
+Both generations of clients feed the same progress (PROTOCOL-V2.md: one
+session per ``(user, exp, course)``). v1 commands are counted in arrival order
+by the old rule; v2 statements, once a user sends one, in timestamp order by
+a ``V2Session`` beside it (the two rules cannot share one chain). Every reply,
+v1 or v2, sees the sum of both counts and one feedback tally; the v2 step view
+(``ordered_actions``), usage and task feedback come from the statements.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final, Protocol
 
+import attrs
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from analytics.course_view import StudentSnapshot
 from analytics.feedback import feedback_score
 from analytics.transitions import TransitionCounter, UiEvent
+from analytics.v2_session import V2Session, V2Snapshot
 from courses import Catalog, Course
-from messages import AnalyticsEvent, Event, LogEvent
+from messages import (
+    AffectiveState,
+    AnalyticsEvent,
+    Event,
+    LogEvent,
+    Request,
+    Statement,
+    UserFeedback,
+    decode,
+    decode_statement,
+    decode_user_feedback,
+)
+
+# The ``type`` of a stored v2 row (a v1 frame's is its own: analytics, log, feedback).
+STATEMENT_TYPE: Final = "statement"
+USER_FEEDBACK_TYPE: Final = "user_feedback"
+
+
+class StoredEvent(Protocol):
+    """A stored event as the store gives it back (``store.EventRow``)."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def exp(self) -> str: ...
+    @property
+    def course(self) -> str: ...
+    @property
+    def hardware(self) -> str | None: ...
+    @property
+    def t(self) -> int: ...
+    @property
+    def payload(self) -> Any: ...
 
 
 class CourseProgress:
@@ -35,6 +79,26 @@ class CourseProgress:
         self._counter = TransitionCounter(course.nodes, course.command_of)
         self._feedback: Counter[tuple[str, str]] = Counter()
         self._snapshot: StudentSnapshot | None = None
+        self._v2_snapshot: V2Snapshot | None = None
+        self.v2: V2Session | None = None  # made by the first statement: v1 users pay nothing
+
+    def add_statement(self, statement: Statement) -> None:
+        """Count a v2 ``addLog`` statement, in any arrival order (``V2Session``)."""
+        self._statements().add_statement(statement)
+        self._changed()
+
+    def add_user_feedback(self, feedback: UserFeedback) -> None:
+        """Apply a ``submitUserFeedback`` body; an affective state joins the one tally."""
+        if isinstance(feedback, AffectiveState):
+            self.add_feedback(feedback.state, feedback.subject)
+            return
+        self._statements().add_user_feedback(feedback)
+        self._changed()
+
+    def _statements(self) -> V2Session:
+        if self.v2 is None:
+            self.v2 = V2Session(self.course)
+        return self.v2
 
     def add_command(self, event: UiEvent) -> None:
         """Count an ``analytics`` event (a command or not: the counter decides)."""
@@ -66,18 +130,31 @@ class CourseProgress:
         """An immutable view of the current state, made at most once per version."""
         if self._snapshot is None:
             matrix = self._counter.matrix
+            if self.v2 is not None:
+                matrix = matrix + self.v2.timeline.matrix
             matrix.flags.writeable = False
             self._snapshot = StudentSnapshot(matrix, dict(self._feedback))
         return self._snapshot
 
+    def v2_snapshot(self) -> V2Snapshot:
+        """What the v2 replies read: the statements' state, with every count and the tally."""
+        if self._v2_snapshot is None:
+            own = self.v2.snapshot() if self.v2 is not None else V2Snapshot.empty(0)
+            student = self.snapshot()
+            self._v2_snapshot = attrs.evolve(own, matrix=student.matrix, feedback=student.feedback)
+        return self._v2_snapshot
+
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record from which ``from_record`` rebuilds this exact state."""
-        return {
+        record = {
             "version": self.version,
             "matrix": self._counter.matrix.tolist(),
             "pending": [list(event) for event in self._counter.pending],
             "feedback": [[state, subject, n] for (state, subject), n in self._feedback.items()],
         }
+        if self.v2 is not None:
+            record["v2"] = self.v2.to_record()
+        return record
 
     @classmethod
     def from_record(cls, course: Course, record: Mapping[str, Any]) -> CourseProgress:
@@ -94,11 +171,13 @@ class CourseProgress:
             progress.version = int(record["version"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"bad progress record: {exc}") from exc
+        if "v2" in record:
+            progress.v2 = V2Session.from_record(course, record["v2"])
         return progress
 
     def _changed(self) -> None:
         self.version += 1
-        self._snapshot = None
+        self._snapshot = self._v2_snapshot = None
 
 
 class StudentProgress:
@@ -132,6 +211,48 @@ class StudentProgress:
         else:
             progress.add_feedback(event.payload.state, event.payload.subject)
         return progress
+
+    def apply_v2(
+        self, exp: str, code: str, item: Statement | UserFeedback
+    ) -> CourseProgress | None:
+        """Apply a v2 statement or feedback body of course ``code`` (an alias is the course)."""
+        definition = self._catalog.resolve(exp, code)
+        if definition is None:
+            return None
+        progress = self.course(definition.exp, definition.course)
+        assert progress is not None  # the catalog defines it
+        if isinstance(item, Statement):
+            progress.add_statement(item)
+        else:
+            progress.add_user_feedback(item)
+        return progress
+
+    def replay(self, stored: StoredEvent) -> None:
+        """Apply an event as it was stored (by a session, an import or a v2 route).
+
+        Raises ``DecodeError`` (or ``ValueError``) for a row that no longer
+        decodes; a request is never stored, so it is never replayed.
+        """
+        if stored.type == STATEMENT_TYPE:
+            self.apply_v2(stored.exp, stored.course, decode_statement(orjson.dumps(stored.payload)))
+            return
+        if stored.type == USER_FEEDBACK_TYPE:
+            body = orjson.dumps(stored.payload)
+            self.apply_v2(stored.exp, stored.course, decode_user_feedback(body))
+            return
+        frame = {
+            "user": stored.user,
+            "t": stored.t,
+            "type": stored.type,
+            "exp": stored.exp,
+            "course": stored.course,
+            "payload": stored.payload,
+        }
+        if stored.hardware is not None:
+            frame["hardware"] = stored.hardware
+        message = decode(orjson.dumps(frame))
+        if not isinstance(message, Request):
+            self.apply(message)
 
     def course(self, exp: str, course: str) -> CourseProgress | None:
         """The progress on a defined course, created empty on first use."""

@@ -42,7 +42,7 @@ from analytics.progress import CourseProgress, StudentProgress
 from courses import COMMON_FEEDBACK_SUBJECTS, Catalog, Course
 from legacy.directory import ADJACENCY_SUFFIX, FEEDBACK_SUFFIX, parse_legacy_name
 from legacy.files import printable
-from messages import DecodeError, Request, decode
+from messages import DecodeError
 from store import EventRow, StoreError
 from store.files import atomic_output
 from store.snapshot import EventFilter, StoreSnapshot
@@ -283,14 +283,9 @@ def _frame(event: EventRow) -> dict[str, Any]:
 
 
 def _replay(progress: StudentProgress, event: EventRow) -> list[str]:
-    """Apply a stored event as a session replays it (``actors.session``)."""
-    frame = _frame(event)
-    if frame["hardware"] is None:
-        del frame["hardware"]
+    """Apply a stored event as a session replays it; a problem line if it no longer decodes."""
     try:
-        message = decode(orjson.dumps(frame))
-        if not isinstance(message, Request):
-            progress.apply(message)
+        progress.replay(event)
     except (DecodeError, ValueError, KeyError, TypeError) as exc:
         return [f"event {event.seq} skipped on replay: {exc}"]
     return []
