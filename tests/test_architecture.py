@@ -27,27 +27,37 @@ ALLOWED: dict[str, frozenset[str]] = {
     "analytics": frozenset({"messages", "courses"}),
     "websocket": frozenset(),
     "config": frozenset(),
+    "access": frozenset(),
     "telemetry": frozenset({"messages"}),
     "store": frozenset({"messages"}),
     "legacy": frozenset({"messages", "analytics", "courses", "store", "config"}),
     "exports": frozenset({"messages", "courses", "store"}),
-    "web": frozenset({"messages", "analytics", "courses", "store", "config", "telemetry"}),
+    "web": frozenset(
+        {"messages", "analytics", "courses", "store", "config", "telemetry", "access"}
+    ),
     "actors": frozenset(
         {"messages", "analytics", "courses", "websocket", "store", "legacy", "config"}
-        | {"telemetry", "web"}
+        | {"telemetry", "web", "access"}
     ),
     "loadtest": frozenset(
         {"messages", "analytics", "courses", "websocket", "store", "config", "actors"}
     ),
     "cli": frozenset(
         {"messages", "analytics", "courses", "websocket", "store", "legacy", "config"}
-        | {"telemetry", "web", "actors", "loadtest", "exports"}
+        | {"telemetry", "web", "actors", "loadtest", "exports", "access"}
     ),
 }
 OURS = frozenset(ALLOWED)
 
 # No I/O in the core: these modules import nothing that runs tasks, sockets or threads.
-SANS_IO = ("messages", "analytics", "courses", "websocket/frames.py", "websocket/handshake.py")
+SANS_IO = (
+    "messages",
+    "analytics",
+    "courses",
+    "access",
+    "websocket/frames.py",
+    "websocket/handshake.py",
+)
 IO_MODULES = frozenset(
     {"trio", "trio_websocket", "anyio", "asyncio", "socket", "selectors", "ssl", "sqlite3"}
     | {"threading", "subprocess", "multiprocessing", "hypercorn", "starlette"}
