@@ -124,7 +124,7 @@ class TokenVerifier:
                 raise TokenError("the token is not valid yet (nbf)") from None
             except jwt.InvalidAudienceError:
                 raise TokenError("the token is for another service (aud)") from None
-            except jwt.InvalidSubjectError:
+            except jwt.exceptions.InvalidSubjectError:
                 raise TokenError("the token's subject is not a user name") from None
             except jwt.MissingRequiredClaimError as exc:
                 raise TokenError(f"the token has no {exc.claim!r} claim") from None
