@@ -191,7 +191,7 @@ class Router:
                 self._metrics.event[message.TYPE].inc()
                 # Stored first: an event is kept even if applying it fails.
                 session.last_seq = self._writer.append(_row_maker(delivery))
-                session.progress.apply(message, delivery.hardware)
+                session.apply(message, delivery.hardware)
                 self._writer.mark_dirty(session)
         except Exception:
             self._crash(session, delivery)
