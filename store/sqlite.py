@@ -93,7 +93,9 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._locks.append(_exclusive_lock(self.path.with_name(LOCK_NAME)))
             self._locks.append(_exclusive_lock(self.path))
-            self._writer = self._connect()
+            # The writer waits little for a lock: it retries on its own, and a
+            # stop must not sit in a thread for long (nobody else writes).
+            self._writer = self._connect(busy_timeout_ms=1000)
             with self._writer:
                 self._writer.executescript(SCHEMA)
                 self._writer.execute(
@@ -110,12 +112,12 @@ class SqliteStore:
         # sqlite3 connections may not be used by two threads at once.
         self._read_lock = threading.Lock()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         # FULL costs nothing measurable at 20 commits/s and survives power loss.
         connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         return connection
 
     def write_batch(
