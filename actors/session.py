@@ -21,7 +21,6 @@ from courses import Catalog
 from messages import DecodeError, Event, LogEvent, Request, decode
 from store import (
     ALL_COURSES,
-    ALL_COURSES_KEY,
     NEVER_REPLAY,
     UNKNOWN_COURSE,
     EventRow,
@@ -64,10 +63,14 @@ class UserSession:
 
     def apply(self, event: Event, hardware: str | None = None) -> None:
         """Apply one event in arrival order (``StudentProgress.apply``), noting unknown courses."""
-        courses = len(self.progress.courses) + len(self.unknown)
-        if self.progress.apply(event, hardware) is None and not isinstance(event, LogEvent):
+        progress = self.progress
+        courses = len(progress.courses)
+        if progress.apply(event, hardware) is None:
+            if isinstance(event, LogEvent) or (event.exp, event.course) in self.unknown:
+                return
             self.unknown.add((event.exp, event.course))
-        if len(self.progress.courses) + len(self.unknown) != courses:
+            self.bytes = self.estimate()
+        elif len(progress.courses) != courses:
             self.bytes = self.estimate()
 
     def estimate(self) -> int:
@@ -84,18 +87,17 @@ class UserSession:
     def progress_rows(self) -> list[ProgressRow]:
         """Snapshots of every course, all at ``last_seq`` (the store relies on it).
 
-        Each defined course's record, a marker for each unknown one, and the
-        ``ALL_COURSES`` row saying that this is every course of the user.
+        Each defined course's record, a marker for each unknown one, each
+        saying (``ALL_COURSES``) that these are all of the user's courses.
         """
         seq = self.last_seq
-        rows = [
-            ProgressRow(self.user, exp, course, seq, progress.to_record())
-            for (exp, course), progress in self.progress.courses.items()
-        ]
-        rows += [
-            ProgressRow(self.user, exp, course, seq, UNKNOWN_COURSE) for exp, course in self.unknown
-        ]
-        rows.append(ProgressRow(self.user, *ALL_COURSES_KEY, seq, ALL_COURSES))
+        rows = []
+        for (exp, course), progress in self.progress.courses.items():
+            record = progress.to_record()
+            record[ALL_COURSES] = True
+            rows.append(ProgressRow(self.user, exp, course, seq, record))
+        marker = {**UNKNOWN_COURSE, ALL_COURSES: True}
+        rows += [ProgressRow(self.user, exp, course, seq, marker) for exp, course in self.unknown]
         return rows
 
     def saved(self, seq: int) -> None:

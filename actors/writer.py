@@ -100,6 +100,10 @@ class StoreWriter:
         self._events_bytes = 0
         self._flight = (0, 0)  # events and bytes of the write in the thread
         self._since_write = 0  # events appended since the last write started
+        # Room left before producers wait (recounted when a write starts or
+        # ends; an append only subtracts): ``has_room`` is two comparisons.
+        self._spare_events = 0
+        self._spare_bytes = 0
         self._dirty: dict[str, Snapshotting] = {}
         self._next_seq = store.max_seq() + 1
         self.committed_seq = self._next_seq - 1
@@ -112,6 +116,7 @@ class StoreWriter:
         self.dropped = 0  # rows refused by the store for themselves (logged)
         self.lost: int | None = None  # events the final flush could not write
         self.on_commit: Callable[[int, int, float], None] | None = None
+        self._recount()
 
     # --- called by sessions, synchronously, from the event loop ----------------
 
@@ -125,9 +130,12 @@ class StoreWriter:
         row = row_without_seq(self._next_seq)
         self._next_seq += 1
         self._events.append(row)
-        self._events_bytes += row.buffered_bytes
+        size = row.buffered_bytes
+        self._events_bytes += size
+        self._spare_bytes -= size
         self._since_write += 1
-        if self._since_write >= self.limits.window_events:
+        self._spare_events -= 1
+        if self._spare_events <= 0 and self.last_error is None:
             self._wake.set()  # write now rather than at the end of the interval
         return row.seq
 
@@ -142,12 +150,16 @@ class StoreWriter:
     @property
     def has_room(self) -> bool:
         """Whether one more event may be appended now (see the module's "Room")."""
+        return self._spare_events > 0 and self._spare_bytes > 0
+
+    def _recount(self) -> None:
         limits = self.limits
-        if self.buffered >= limits.max_buffered_events:
-            return False
-        if self.buffered_bytes >= limits.max_buffered_bytes:
-            return False
-        return self.last_error is not None or self._since_write < limits.window_events
+        spare = limits.max_buffered_events - self.buffered
+        if self.last_error is None:
+            spare = min(spare, limits.window_events - self._since_write)
+        self._spare_events = spare
+        self._spare_bytes = limits.max_buffered_bytes - self.buffered_bytes
+        self._room.unpark_all()
 
     async def wait_for_room(self) -> None:
         """Return once ``has_room`` (re-checked after every wake-up: none is lost)."""
@@ -205,16 +217,16 @@ class StoreWriter:
                 if self._stopping:
                     return
             due = trio.current_time() >= snapshot_at
-            done = await self._write_once(snapshots=due)
-            if done is None:
+            snapshotted = await self._write_once(snapshots=due)
+            if snapshotted is None:
                 failures += 1
                 continue
             failures = 0
-            if due and done:
+            if snapshotted:
                 snapshot_at = trio.current_time() + self._snapshot_interval_s
 
     def _window_full(self) -> bool:
-        return self.healthy and self._since_write >= self.limits.window_events
+        return self.healthy and self._spare_events <= 0
 
     def _backlog(self) -> bool:
         """More than one transaction's worth is buffered: write on at once."""
@@ -247,15 +259,17 @@ class StoreWriter:
     async def _write_once(self, *, snapshots: bool) -> bool | None:
         """Write one transaction of the oldest events.
 
+        Snapshots (if asked) ride along when it takes the whole buffer.
         Returns None when the store refused it (kept for a retry), else
-        whether the buffer is now empty with the snapshots written (if asked).
+        whether the snapshots were written.
         """
         events, taken_bytes = self._take()
+        snapshotting = snapshots and not self._events  # the whole buffer is taken
         sessions: Sequence[Snapshotting] = ()
-        if snapshots and not self._events:
+        if snapshotting:
             sessions, self._dirty = list(self._dirty.values()), {}
         if not events and not sessions:
-            return not self._events
+            return snapshotting
         # Captured now: a session may change while the thread writes.
         captured = self._capture(sessions)
         rows = [row for _, _, session_rows in captured for row in session_rows]
@@ -263,7 +277,7 @@ class StoreWriter:
         upto = events[-1].seq if events else self._next_seq - 1
         self._flight = (len(events), taken_bytes)
         self._since_write = 0
-        self._room.unpark_all()
+        self._recount()
         started = trio.current_time()
         try:
             await self._write_isolating(events, rows)
@@ -277,17 +291,18 @@ class StoreWriter:
             raise
         finally:
             self._flight = (0, 0)
-            self._room.unpark_all()
+            self._recount()
         if self.last_error is not None:
             log.warning("store.write_recovered", extra={"events": len(events)})
             self.last_error = None
+            self._recount()
         for session, seq, _ in captured:
             session.saved(seq)
         self.committed_seq = max(self.committed_seq, upto)
         self._committed.unpark_all()
         if self.on_commit is not None:
             self.on_commit(len(events), len(rows), trio.current_time() - started)
-        return not self._events
+        return snapshotting
 
     def _take(self) -> tuple[list[EventRow], int]:
         """The oldest events, at most one transaction's worth (at least one), and their bytes."""
@@ -322,6 +337,7 @@ class StoreWriter:
     def _put_back(self, events: list[EventRow], sessions: Sequence[Snapshotting]) -> None:
         self._events[:0] = events  # keep order: the failed batch goes first
         self._events_bytes += sum(event.buffered_bytes for event in events)
+        self._recount()
         for session in sessions:
             self._dirty.setdefault(session.user, session)
 
@@ -330,6 +346,7 @@ class StoreWriter:
             # The message says it all; a traceback per retry would flood the log.
             log.error("store.write_failed", extra={"error": str(error), "events": events})
         self.last_error = str(error)
+        self._recount()
 
     async def _write_isolating(self, events: list[EventRow], rows: list[ProgressRow]) -> None:
         async def write(part_events: list[EventRow], part_rows: list[ProgressRow]) -> None:

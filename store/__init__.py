@@ -9,7 +9,6 @@ import ``messages``; never ``actors``, ``websocket`` or trio.
 
 from store.rows import (
     ALL_COURSES,
-    ALL_COURSES_KEY,
     NEVER_REPLAY,
     ROW_OVERHEAD_BYTES,
     UNKNOWN_COURSE,
@@ -29,7 +28,6 @@ from store.sqlite import DATABASE_NAME, LOCK_NAME, SqliteStore
 
 __all__ = [
     "ALL_COURSES",
-    "ALL_COURSES_KEY",
     "DATABASE_NAME",
     "LOCK_NAME",
     "NEVER_REPLAY",

@@ -32,10 +32,9 @@ class UnstorableEvent(ValueError):
     """
 
 
-class JsonText(str):
-    """A payload already encoded as JSON text: the store keeps it as it is."""
-
-    __slots__ = ()
+# A payload already encoded as the JSON text the store keeps (a plain str:
+# sqlite3 binds a str subclass through its slower adaptation path).
+JsonText = str
 
 
 def encode_payload(event: Event) -> JsonText:
@@ -46,7 +45,7 @@ def encode_payload(event: Event) -> JsonText:
     not be storable.
     """
     try:
-        return JsonText(orjson.dumps(payload_json(event)).decode())
+        return orjson.dumps(payload_json(event)).decode()
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise UnstorableEvent(f"the payload cannot be stored: {exc}") from None
 
@@ -67,7 +66,8 @@ class EventRow:
     hardware: str | None
     t: int
     received_ms: int
-    payload: Any  # the JSON value; ``JsonText`` on its way in (already encoded)
+    payload: Any  # the JSON value (None on its way in when ``encoded`` holds it)
+    encoded: JsonText | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
 
     @classmethod
     def of(
@@ -82,8 +82,22 @@ class EventRow:
         """The row of a decoded event, its payload exactly as it came.
 
         ``payload``: its ``encode_payload``, made by whoever must know early
-        that it can be stored (the router); else the value itself.
+        that it can be stored (the router): kept as ``encoded``, the only
+        copy held while the row waits. Else the value itself.
         """
+        if payload is not None:
+            return cls(
+                seq,
+                event.user,
+                event.TYPE,
+                event.exp,
+                event.course,
+                hardware,
+                event.t,
+                received_ms,
+                None,
+                encoded=payload,
+            )
         return cls(
             seq,
             event.user,
@@ -93,21 +107,21 @@ class EventRow:
             hardware,
             event.t,
             received_ms,
-            payload_json(event) if payload is None else payload,
+            payload_json(event),
         )
 
     @property
     def payload_text(self) -> str:
         """The payload as the JSON text to store."""
-        if isinstance(self.payload, JsonText):
-            return self.payload
+        if self.encoded is not None:
+            return self.encoded
         return orjson.dumps(self.payload).decode()
 
     @property
     def buffered_bytes(self) -> int:
         """About what this row holds in memory while it waits to be written."""
-        size = len(self.payload) if isinstance(self.payload, JsonText) else 0
-        return ROW_OVERHEAD_BYTES + size
+        encoded = self.encoded
+        return ROW_OVERHEAD_BYTES + (0 if encoded is None else len(encoded))
 
 
 @attrs.frozen
@@ -133,14 +147,14 @@ class StoredUser:
     tail: list[EventRow]
 
 
-# A snapshot row that is no progress record. ``UNKNOWN_COURSE``: the user's
+# A snapshot row that is no progress record (``UNKNOWN_COURSE``): the user's
 # events of this course up to the row's ``seq`` were not counted, the course
 # being undefined then (replayed from the start once it is defined).
-# ``ALL_COURSES`` (the row of exp "" and course "", no real exp): every course
-# the user had events on up to its ``seq`` has a row of its own.
 UNKNOWN_COURSE: dict[str, Any] = {"unknown_course": True}
-ALL_COURSES_KEY = ("", "")
-ALL_COURSES: dict[str, Any] = {"all_courses": True}
+# A key in a row's record (``True``): the row was written with a row for
+# every course the user had events on up to its ``seq`` (a session's
+# snapshot; an import writes no such key).
+ALL_COURSES = "all_courses"
 # A ``covered`` seq above any real one: the course is never replayed.
 NEVER_REPLAY = 2**62
 
@@ -173,12 +187,13 @@ class Tail:
 
     @classmethod
     def of_rows(cls, user: str, rows: dict[tuple[str, str], ProgressRow]) -> Tail:
-        """Each course from its own row; the others after the ``ALL_COURSES`` row, else all."""
-        complete = rows.get(ALL_COURSES_KEY)
+        """Each course from its own row; the others after the newest ``ALL_COURSES`` row
+        (a course with none had no events up to it), else from the start."""
+        complete = [row.seq for row in rows.values() if row.record.get(ALL_COURSES) is True]
         return cls(
             user,
-            tuple((exp, course, row.seq) for (exp, course), row in rows.items() if exp),
-            complete.seq if complete is not None else 0,
+            tuple((exp, course, row.seq) for (exp, course), row in rows.items()),
+            max(complete, default=0),
         )
 
 

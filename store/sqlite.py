@@ -21,7 +21,6 @@ from typing import IO, Any
 import orjson
 
 from store.rows import (
-    ALL_COURSES_KEY,
     EventRow,
     ProgressRow,
     StoreBusyError,
@@ -184,10 +183,7 @@ class SqliteStore:
         return StoredUser(progress, events)
 
     def load_snapshots(self, user: str) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
-        """The snapshot rows of ``user``, and which of their events come after them.
-
-        Every row but ``ALL_COURSES`` (whose ``seq`` is in the tail's ``rest``).
-        """
+        """The snapshot rows of ``user``, and which of their events come after them."""
         with self._read_lock:
             found = self._reader.execute(
                 "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
@@ -196,9 +192,7 @@ class SqliteStore:
             (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
             for exp, course, seq, record in found
         }
-        tail = Tail.of_rows(user, rows)
-        rows.pop(ALL_COURSES_KEY, None)
-        return rows, tail
+        return rows, Tail.of_rows(user, rows)
 
     def tail_page(self, tail: Tail, *, after: int, limit: int = TAIL_PAGE_ALL) -> list[EventRow]:
         """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order.

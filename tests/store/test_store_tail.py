@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from store import (
     ALL_COURSES,
-    ALL_COURSES_KEY,
     UNKNOWN_COURSE,
     EventRow,
     ProgressRow,
@@ -82,9 +81,9 @@ def test_paging_reads_the_same_tail_as_one_read(tmp_path_factory, courses, snaps
 def test_a_course_without_a_row_replays_after_the_all_courses_row_and_logs_stay_out(
     tmp_path_factory, kinds, snapshot_at, complete_at, page
 ):
-    """``ALL_COURSES`` at seq C: a course with no row of its own replays after C, not
-    from the start; a marker row covers its course like any row; ``logs=False``
-    leaves log events out."""
+    """A row marked ``ALL_COURSES`` at seq C: a course with no row of its own replays
+    after C, not from the start; a marker row covers its course like any row;
+    ``logs=False`` leaves log events out."""
     courses = [*COURSES, ("spinner", "nope")]
     events = [
         EventRow(seq, "ann", "log" if is_log else "analytics", *course, None, seq, seq, {})
@@ -95,8 +94,8 @@ def test_a_course_without_a_row_replays_after_the_all_courses_row_and_logs_stay_
         for course, seq in zip(courses, snapshot_at, strict=True)
         if seq > 0
     ]
-    if complete_at:
-        snapshots.append(ProgressRow("ann", *ALL_COURSES_KEY, complete_at, ALL_COURSES))
+    if complete_at:  # a course's row of a session's snapshot: it says "all courses"
+        snapshots.append(ProgressRow("ann", "pendulum", "x", complete_at, {ALL_COURSES: True}))
     with SqliteStore(tmp_path_factory.mktemp("store")) as store:
         store.write_batch(events, snapshots)
         rows, tail = store.load_snapshots("ann")
@@ -104,8 +103,8 @@ def test_a_course_without_a_row_replays_after_the_all_courses_row_and_logs_stay_
         paged: list[EventRow] = []
         while chunk := store.tail_page(tail, after=paged[-1].seq if paged else 0, limit=page):
             paged += chunk
-    assert ALL_COURSES_KEY not in rows
+    assert len(rows) == len(snapshots)
     own = {(row.exp, row.course): row.seq for row in snapshots}
-    rest = own.pop(ALL_COURSES_KEY, 0)
+    rest = complete_at
     expected = [e for e in events if e.type != "log" and e.seq > own.get((e.exp, e.course), rest)]
     assert paged == expected
