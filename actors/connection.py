@@ -106,7 +106,8 @@ class Reading:
             return await ws.receive_messages()
         finally:
             drain._waiting.discard(scope)
-            scope.deadline = math.inf  # handling what was read is not being quiet
+            if scope.deadline != math.inf:  # set by a drain: handling what was read is not quiet
+                scope.deadline = math.inf
 
 
 @attrs.frozen
