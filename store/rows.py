@@ -85,19 +85,6 @@ class EventRow:
         that it can be stored (the router): kept as ``encoded``, the only
         copy held while the row waits. Else the value itself.
         """
-        if payload is not None:
-            return cls(
-                seq,
-                event.user,
-                event.TYPE,
-                event.exp,
-                event.course,
-                hardware,
-                event.t,
-                received_ms,
-                None,
-                encoded=payload,
-            )
         return cls(
             seq,
             event.user,
@@ -107,7 +94,8 @@ class EventRow:
             hardware,
             event.t,
             received_ms,
-            payload_json(event),
+            payload_json(event) if payload is None else None,
+            encoded=payload,
         )
 
     @property
