@@ -51,7 +51,9 @@ class Drain:
 
     Once ``start``ed, a reader that waits more than ``idle_s`` for the next
     frame gives up, so every frame a client sent before the stop is still
-    read and stored; the connection is then closed with 1001.
+    read and stored; the connection is then closed with 1001. Quiet means
+    the client sent nothing: time spent handling what was read (waiting for
+    room in the commit buffer included) never counts.
     """
 
     def __init__(self, idle_s: float = 0.1) -> None:
@@ -67,11 +69,7 @@ class Drain:
 
     @contextmanager
     def watch(self) -> Iterator[trio.CancelScope]:
-        """A scope for a whole reading (or waiting) loop, cancelled when a drain finds it idle.
-
-        One scope per connection, not per frame: the reader pushes its
-        deadline on after each frame while a drain runs.
-        """
+        """A scope for a whole wait (a relay's backoff), cancelled when a drain finds it idle."""
         deadline = trio.current_time() + self.idle_s if self.started else math.inf
         with trio.CancelScope(deadline=deadline) as scope:
             self._waiting.add(scope)
@@ -79,6 +77,37 @@ class Drain:
                 yield scope
             finally:
                 self._waiting.discard(scope)
+
+    @contextmanager
+    def reading(self) -> Iterator[Reading]:
+        """One scope for a connection's whole reading loop; only its reads are timed.
+
+        One scope per connection, not per read (a scope per read costs a
+        measurable part of a frame); a drain sets its deadline only while it
+        waits for the socket.
+        """
+        with trio.CancelScope() as scope:
+            yield Reading(self, scope)
+
+
+@attrs.frozen
+class Reading:
+    """A reader's reads under a ``Drain``'s quiet timer (``Drain.reading``)."""
+
+    drain: Drain
+    scope: trio.CancelScope
+
+    async def receive(self, ws: Transport) -> Sequence[str | bytes]:
+        drain, scope = self.drain, self.scope
+        if drain.started:
+            scope.deadline = trio.current_time() + drain.idle_s
+        drain._waiting.add(scope)
+        try:
+            return await ws.receive_messages()
+        finally:
+            drain._waiting.discard(scope)
+            if scope.deadline != math.inf:  # set by a drain: handling what was read is not quiet
+                scope.deadline = math.inf
 
 
 @attrs.frozen
@@ -145,32 +174,33 @@ class _Reader:
 
     async def run(self) -> None:
         """Read frames until the client leaves, is cut off, or a drain finds it idle."""
-        drain = self.rules.drain
-        with drain.watch() as scope:
+        with self.rules.drain.reading() as reading:
             while True:
                 try:
-                    frames = await self.ws.receive_messages()
+                    frames = await reading.receive(self.ws)
                 except TransportClosed:
                     return
-                if not drain.started:
-                    keep_reading = await self._take_all(frames)
-                else:
-                    scope.deadline = trio.current_time() + drain.idle_s
-                    # A frame read is a frame handled, even when the drain times out meanwhile.
-                    with trio.CancelScope(shield=True):
-                        keep_reading = await self._take_all(frames)
-                if not keep_reading:
+                if not await self._take_all(frames):
                     return
 
     async def _take_all(self, frames: Sequence[str | bytes]) -> bool:
         """Handle the frames of one read; False when the connection must end."""
-        for number, frame in enumerate(frames, start=1):
-            if not await self._take(frame):
-                return False
-            if number % FRAMES_PER_STEP == 0:
-                # Let the others have the loop (not a cancel point: a frame read
-                # is a frame handled).
-                await trio.lowlevel.cancel_shielded_checkpoint()
+        number = 0
+        try:
+            for number, frame in enumerate(frames, start=1):
+                if not await self._take(frame):
+                    return False
+                if number % FRAMES_PER_STEP == 0:
+                    # Let the others have the loop (not a cancel point: a frame read
+                    # is a frame handled).
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+        except trio.Cancelled:
+            # Only the end of the grace cuts a connection while it hands frames on.
+            log.warning(
+                "connection.frames_unhandled",
+                extra={"connection": self.outbox.name, "frames": len(frames) - number + 1},
+            )
+            raise
         return True
 
     async def _take(self, frame: str | bytes) -> bool:
@@ -191,6 +221,8 @@ class _Reader:
         delivery = Delivery(message, self.outbox, now_ms(), trio.current_time(), reserved, hardware)
         try:
             await self.router.deliver(delivery)
+        except DecodeError as error:  # an event the store could not keep
+            return await self._refused(error)
         except trio.ClosedResourceError:
             return False  # the service is stopping
         return True

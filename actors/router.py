@@ -1,57 +1,58 @@
 """The session router: the directory and supervisor of every user's session.
 
 The ``Router`` owns the ``user -> UserSession`` directory (``actors.session``):
-a connection hands it each decoded message and, when the user is in memory,
-the message is applied right there, in the connection's task (zero channel
-hops per event; trio runs one task at a time, so nothing interleaves with an
-update). A user who is not in memory is activated from disk by a loader task
-in the router's nursery while their messages are held, in order. An idle,
-flushed session is evicted; when handling a message raises, the crash is
-logged with the user's id and that user is rebuilt from disk on their next
-message. Nobody else notices.
+a connection hands it each decoded message and, when the user is in memory
+and the commit buffer has room, the message is applied right there, in the
+connection's task (zero channel hops per event; trio runs one task at a
+time, so nothing interleaves with an update). Otherwise the message joins
+its user's line (``actors.lines``): while the user is loaded from disk by
+one of a few loader tasks, taken fairly across connections, or while the
+commit buffer is full. A user's messages are applied in the order they were
+read; a request never waits for room in the buffer (only behind its own
+user's events); the connection that hands on an event without room waits
+until it is applied, and one with too much in lines waits too: backpressure
+to that client only. Resident sessions are evicted when idle and flushed,
+and early (least recently active first) when they hold more than
+``max_resident_bytes``. When handling a message raises, the crash is logged
+with the user's id and that user is rebuilt from disk on their next message.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections import deque
-from collections.abc import Callable
 
-import attrs
 import trio
 
+from actors.handling import Handler, encode_event, row_maker
+from actors.lines import Delivery, Held, Line, LoadQueue, Source
 from actors.outbox import Outbox
 from actors.pool import Job
+from actors.residents import Residents
 from actors.session import UserSession, load_session, replay_tail
-from actors.writer import StoreWriter
+from actors.writer import RunSync, StoreWriter
 from courses import Catalog
-from messages import ErrorCode, ErrorReply, InboundMessage, Request, encode
-from store import EventRow
+from messages import Request
+from store import JsonText
 from telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-# Messages held for one user while their state loads; past this the
-# connection delivering them waits for the load instead of buffering more.
-MAX_HELD_WHILE_LOADING = 1000
-
-
-@attrs.frozen
-class Delivery:
-    """A decoded message on its way to its user's session, and where replies go."""
-
-    message: InboundMessage
-    outbox: Outbox
-    received_ms: int  # wall clock, stored with the event
-    received_at: float  # trio clock, for latency
-    reserved: int = 0  # outbox places held for a request's replies
-    hardware: str | None = None  # the message's, else the stream's (hub path, relay stream)
-
-
-@attrs.define
-class _Loading:
-    held: deque[Delivery]
-    done: trio.Event = attrs.field(factory=trio.Event)
+# What one connection may have waiting in lines before its reader waits: at
+# most this many messages and bytes, and this many users being loaded.
+MAX_HELD_PER_CONNECTION = 1000
+MAX_HELD_BYTES_PER_CONNECTION = 1024 * 1024
+MAX_LOADING_PER_CONNECTION = 4
+# All connections together; beyond it, a connection that holds nothing may
+# still hold one message, so a quiet client is never starved by a loud one.
+MAX_HELD_BYTES = 64 * 1024 * 1024
+# Users loaded at once (reads share one thread; replay runs on the loop).
+LOADERS = 4
+# How long a stop gives loads still running before storing their users'
+# events as they came (``Router.run``).
+STOP_TIMEOUT_S = 2.0
+# Events handled per line per turn once room comes back: lines take turns.
+EVENTS_PER_TURN = 64
 
 
 class Router:
@@ -65,105 +66,282 @@ class Router:
         jobs: trio.MemorySendChannel[Job],
         idle_timeout_s: float,
         metrics: Metrics,
+        max_resident_bytes: int = 256 * 1024 * 1024,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
+        loaders: int = LOADERS,
+        run_sync: RunSync = trio.to_thread.run_sync,
     ) -> None:
-        self._metrics = metrics
         self._catalog = catalog
         self._writer = writer
-        self._jobs = jobs
-        self._idle_timeout_s = idle_timeout_s
-        self.sessions: dict[str, UserSession] = {}
-        self._loading: dict[str, _Loading] = {}
-        self._recovering: dict[str, int] = {}
+        self._stop_timeout_s = stop_timeout_s
+        self._loaders = loaders
+        self._run_sync = run_sync  # how store reads leave the loop (a thread)
+        self.residents = Residents(
+            writer, max_bytes=max_resident_bytes, idle_timeout_s=idle_timeout_s
+        )
+        self.sessions = self.residents.sessions  # the directory of ready users
+        self.handler = Handler(writer=writer, jobs=jobs, metrics=metrics, residents=self.residents)
+        self._lines: dict[str, Line] = {}
+        self._blocked: list[Line] = []  # lines waiting for room in the commit buffer, in turn
+        self._blocked_lot = trio.lowlevel.ParkingLot()
+        self._lines_done = trio.lowlevel.ParkingLot()
+        self._room_wait: trio.CancelScope | None = None
+        self._sources: dict[Outbox, Source] = {}
+        self._loads = LoadQueue()
+        self.held_bytes = 0
         self._read_limiter = trio.CapacityLimiter(1)
         self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
-        self.crashes = 0
+        self.stopping = False  # no more waiting for room: the stop has come
+        self.abandoned = 0  # events stored unapplied at stop (their load did not finish)
+
+    # --- lifetime ----------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[Router] = trio.TASK_STATUS_IGNORED) -> None:
-        """Own the loaders and the idle sweep until ``close``; then finish every load and return."""
+        """Own the loaders, the lines and the idle sweep until ``close``.
+
+        Then every line is handled without waiting for room; loads still
+        running get ``stop_timeout_s``, after which their users' events are
+        stored as they came (``abandoned``, logged) and ``run`` returns.
+        """
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            nursery.start_soon(self._evict_idle)
+            nursery.start_soon(self.residents.evict_idle)
+            nursery.start_soon(self._drain_blocked)
+            for _ in range(self._loaders):
+                nursery.start_soon(self._load_in_turn)
             task_status.started(self)
             await self._closed.wait()
-            for loading in list(self._loading.values()):
-                await loading.done.wait()
+            self.stop_waiting()
+            with trio.move_on_after(self._stop_timeout_s):
+                while self._lines:
+                    await self._lines_done.park()
             nursery.cancel_scope.cancel()
+        for line in list(self._lines.values()):
+            self._abandon(line)
 
     def close(self) -> None:
-        """No more messages: ``run`` returns once users being loaded have had theirs."""
+        """No more messages: ``run`` returns once the lines are handled (bounded)."""
         self._closed.set()
 
+    def stop_waiting(self) -> None:
+        """From now on nothing waits for room: what is read is taken (the stop).
+
+        Every connection waiting in ``deliver`` returns at once, so that one
+        cancelled next has handled every frame it read.
+        """
+        self.stopping = True
+        for source in self._sources.values():
+            source.lot.unpark_all()
+        if self._room_wait is not None:
+            self._room_wait.cancel()
+        self._blocked_lot.unpark_all()
+
+    # --- the way in --------------------------------------------------------------
+
     async def deliver(self, delivery: Delivery) -> None:
-        """Apply (or hold, or answer) one message, in the order connections hand them in.
+        """Apply (or line up, or answer) one message, in the order connections hand them in.
 
         Usually returns without a pass through the scheduler: the caller's
-        socket read was the checkpoint. Waits while the commit buffer is full
-        (the disk is slow or failing) or while too many of a loading user's
-        messages are held: backpressure to the sockets, not memory growth.
-        Raises ``trio.ClosedResourceError`` once the service is shutting down.
+        socket read was the checkpoint. Waits while this event has no room
+        in the commit buffer, while this connection has too much in lines or
+        too many users loading: backpressure to its socket, not memory
+        growth. Never waits once ``stop_waiting`` was called. Raises
+        ``DecodeError`` for an event the store cannot keep (refused before
+        it is applied), ``trio.ClosedResourceError`` once the service is
+        shutting down.
         """
         if self._closed.is_set():
             raise trio.ClosedResourceError("the service is stopping")
-        if not self._writer.has_room:
-            await self._writer.wait_for_room()
-        while (wait := self._dispatch(delivery)) is not None:
-            await wait.wait()
-
-    def _dispatch(self, delivery: Delivery) -> trio.Event | None:
-        """Handle now, or hold while the user loads; an event to wait for if full."""
-        user = delivery.message.user
-        session = self.sessions.get(user)
-        if session is not None:
-            self._handle(session, delivery)
-            return None
-        loading = self._loading.get(user)
-        if loading is None:
-            assert self._nursery is not None, "deliver() before run() started"
-            self._loading[user] = _Loading(deque([delivery]))
-            self._nursery.start_soon(self._activate, user)
-        elif len(loading.held) >= MAX_HELD_WHILE_LOADING:
-            return loading.done
-        else:
-            loading.held.append(delivery)
-        return None
-
-    async def _activate(self, user: str) -> None:
-        """Load ``user`` off the event loop, then handle what arrived meanwhile, in order.
-
-        The user stays "loading" (new messages are held behind the old ones)
-        until every held message is handled, so order is kept even while the
-        commit buffer makes us wait for room.
-        """
-        loading = self._loading[user]
-        try:
-            session = await self._load(user)
-            while loading.held:
-                if not self._writer.has_room:
-                    await self._writer.wait_for_room()
+        message = delivery.message
+        payload = None if isinstance(message, Request) else encode_event(message)
+        user = message.user
+        while True:
+            line = self._lines.get(user)
+            if line is not None:
+                source = self._source(delivery.outbox)
+                if line.loading and not self._may_hold(source):
+                    await source.lot.park()
                     continue
-                delivery = loading.held.popleft()
-                if session is None or session.crashed:
-                    self._unavailable(user, delivery)
-                else:
-                    self._handle(session, delivery)
-            if session is not None and not session.crashed:
-                self.sessions[user] = session
-        finally:
-            del self._loading[user]
-            loading.done.set()
+                held = self._hold(line, delivery, payload, source)
+                if payload is not None and not line.loading:
+                    await self._until_handled(held)
+                return
+            session = self.sessions.get(user)
+            if session is not None:
+                if payload is None or self._room_now():
+                    self.handler.handle(session, delivery, payload)
+                    return
+                self._block(Line(user, session=session, loading=False))
+                continue
+            source = self._source(delivery.outbox)
+            if source.loading >= MAX_LOADING_PER_CONNECTION and not self.stopping:
+                await source.lot.park()
+                continue
+            self._start_loading(user, source)
+
+    def _room_now(self) -> bool:
+        """Room for an event that jumps no line (nobody waits for room before it)."""
+        return self.stopping or (self._writer.has_room and not self._blocked)
+
+    def _source(self, outbox: Outbox) -> Source:
+        source = self._sources.get(outbox)
+        if source is None:
+            source = self._sources[outbox] = Source(outbox)
+        return source
+
+    def _may_hold(self, source: Source) -> bool:
+        if self.stopping or not source.held:
+            return True
+        return (
+            source.held < MAX_HELD_PER_CONNECTION
+            and source.held_bytes < MAX_HELD_BYTES_PER_CONNECTION
+            and self.held_bytes < MAX_HELD_BYTES
+        )
+
+    def _hold(
+        self, line: Line, delivery: Delivery, payload: JsonText | None, source: Source
+    ) -> Held:
+        held = Held.of(delivery, payload, source)
+        line.held.append(held)
+        source.held += 1
+        source.held_bytes += held.size
+        self.held_bytes += held.size
+        if line.loading and source not in line.waiters:
+            # Its load comes in this connection's turn too (LoadQueue).
+            line.waiters.add(source)
+            source.loading += 1
+            self._loads.put(source, line)
+        return held
+
+    async def _until_handled(self, held: Held) -> None:
+        while not held.done and not self.stopping:
+            await held.source.lot.park()
+
+    def _released(self, held: Held) -> None:
+        held.done = True
+        source = held.source
+        source.held -= 1
+        source.held_bytes -= held.size
+        self.held_bytes -= held.size
+        source.lot.unpark_all()
+        self._forget_if_idle(source)
+
+    def _forget_if_idle(self, source: Source) -> None:
+        if source.idle and self._sources.get(source.outbox) is source:
+            del self._sources[source.outbox]
+
+    # --- lines: loading, and waiting for room ------------------------------------
+
+    def _start_loading(self, user: str, source: Source) -> None:
+        self._lines[user] = line = Line(user)
+        line.waiters.add(source)
+        source.loading += 1
+        self._loads.put(source, line)
+
+    async def _load_in_turn(self) -> None:
+        """A loader: load the next user in turn, hand over their line, forever."""
+        while True:
+            line = await self._loads.get()
+            session = await self._load(line.user)
+            line.loading = False
+            if session is None:
+                line.available = False
+            else:
+                line.session = session
+                self.residents.loaded(session)
+            for source in line.waiters:
+                source.loading -= 1
+                source.lot.unpark_all()
+                self._forget_if_idle(source)
+            line.waiters.clear()
+            # Behind the lines already waiting for room, if any.
+            self._advance(line, events=0 if self._blocked and not self.stopping else None)
+
+    def _block(self, line: Line) -> None:
+        """``line`` waits for room, in turn (``_drain_blocked``)."""
+        self._lines[line.user] = line
+        if line.session is not None:
+            self.residents.leave(line.session)
+        self._blocked.append(line)
+        self._blocked_lot.unpark_all()
+
+    async def _drain_blocked(self) -> None:
+        """Whenever the buffer has room, let the lines waiting for it take turns."""
+        turns = itertools.count(1)
+        while True:
+            if not self._blocked:
+                await self._blocked_lot.park()
+                continue
+            if not (self.stopping or self._writer.has_room):
+                with trio.CancelScope() as self._room_wait:
+                    await self._writer.wait_for_room()
+                self._room_wait = None
+                continue
+            line = self._blocked.pop(0)
+            self._advance(line, events=EVENTS_PER_TURN, in_turn=True)
+            if line.held and self._lines.get(line.user) is line:
+                self._blocked.append(line)
+            if next(turns) % 64 == 0:
+                await trio.lowlevel.checkpoint()  # others have the loop too
+
+    def _advance(self, line: Line, *, events: int | None = None, in_turn: bool = False) -> None:
+        """Handle what ``line`` holds, in order, while there is room (or it is a request).
+
+        At most ``events`` events. A line that empties is done: its session
+        joins the directory. One that still holds events waits for room
+        (``_block``) unless it is ``in_turn`` already.
+        """
+        while line.held:
+            head = line.held[0]
+            if head.payload is not None:
+                if events == 0 or not (self.stopping or self._writer.has_room):
+                    break
+                if events is not None:
+                    events -= 1
+            line.held.popleft()
+            self._released(head)
+            delivery = head.delivery
+            session = line.session
+            if session is None or session.crashed or not line.available:
+                self.handler.unavailable(line.user, delivery, head.payload)
+            else:
+                self.handler.handle(session, delivery, head.payload)
+        if not line.held:
+            self._finish(line)
+        elif not in_turn:
+            self._block(line)
+
+    def _finish(self, line: Line) -> None:
+        del self._lines[line.user]
+        session = line.session
+        if session is not None and line.available and not session.crashed:
+            self.residents.join(session)
+        self._lines_done.unpark_all()
+
+    def _abandon(self, line: Line) -> None:
+        """At stop, a load that did not finish: store its user's events as they came."""
+        events = sum(1 for held in line.held if held.payload is not None)
+        for held in line.held:
+            if held.payload is not None:
+                self._writer.append(row_maker(held.delivery, held.payload))
+        self.abandoned += events
+        del self._lines[line.user]
+        log.warning("session.load_abandoned", extra={"user": line.user, "events_stored": events})
 
     async def _load(self, user: str) -> UserSession | None:
         """The user's state from disk, or None (logged) when it cannot be read."""
         try:
-            recovering = self._recovering.pop(user, None)
+            recovering = self.handler.recovering.pop(user, None)
             if recovering is not None:
                 await self._writer.wait_committed(recovering)
             store = self._writer.store
-            session, problems, tail = await trio.to_thread.run_sync(
+            session, problems, tail = await self._run_sync(
                 load_session, store, self._catalog, user, limiter=self._read_limiter
             )
-            problems += await replay_tail(session, store, tail, self._read_limiter)
+            problems += await replay_tail(
+                session, store, tail, self._read_limiter, run_sync=self._run_sync
+            )
         except Exception:
             log.exception("session.load_failed", extra={"user": user})
             return None
@@ -173,78 +351,13 @@ class Router:
             self._writer.mark_dirty(session)
         return session
 
-    def _unavailable(self, user: str, delivery: Delivery) -> None:
-        """Store the event of a user whose state cannot be loaded; refuse a request."""
-        if isinstance(delivery.message, Request):
-            self._refuse(delivery, ErrorCode.INTERNAL_ERROR, "this user's state is unavailable")
-        else:
-            self._recovering[user] = self._writer.append(_row_maker(delivery))
+    # What tests and the service read.
 
-    def _handle(self, session: UserSession, delivery: Delivery) -> None:
-        session.last_active = trio.current_time()
-        message = delivery.message
-        try:
-            if isinstance(message, Request):
-                self._metrics.request[type(message.payload)].inc()
-                self._ask(session, message, delivery)
-            else:
-                self._metrics.event[message.TYPE].inc()
-                # Stored first: an event is kept even if applying it fails.
-                session.last_seq = self._writer.append(_row_maker(delivery))
-                session.progress.apply(message, delivery.hardware)
-                self._writer.mark_dirty(session)
-        except Exception:
-            self._crash(session, delivery)
+    @property
+    def crashes(self) -> int:
+        return self.handler.crashes
 
-    def _ask(self, session: UserSession, request: Request, delivery: Delivery) -> None:
-        snapshot = session.progress.snapshot(request.exp, request.course)
-        try:
-            self._jobs.send_nowait(
-                Job(request, snapshot, delivery.outbox, delivery.received_at, delivery.reserved)
-            )
-        except trio.WouldBlock:
-            self._refuse(delivery, ErrorCode.OVERLOADED, "too many requests in flight")
-
-    def _crash(self, session: UserSession, delivery: Delivery) -> None:
-        self.crashes += 1
-        self._metrics.session_crashes.inc()
-        log.exception("session.crashed", extra={"user": session.user})
-        session.crashed = True
-        self.sessions.pop(session.user, None)
-        self._writer.forget(session)
-        self._recovering[session.user] = session.last_seq
-        if isinstance(delivery.message, Request):
-            self._refuse(
-                delivery, ErrorCode.INTERNAL_ERROR, "this request failed; the error is logged"
-            )
-
-    def _refuse(self, delivery: Delivery, code: ErrorCode, message: str) -> None:
-        request = delivery.message
-        assert isinstance(request, Request)
-        reply = encode(ErrorReply(code, message, user=request.user, id=request.id))
-        delivery.outbox.put(reply, reserved=delivery.reserved > 0)
-        delivery.outbox.release(delivery.reserved - 1)
-        self._metrics.error_reply[code].inc()
-
-    async def _evict_idle(self) -> None:
-        """Drop sessions idle for ``idle_timeout_s`` once their state is on disk."""
-        period = min(self._idle_timeout_s / 4, 30.0)
-        while True:
-            await trio.sleep(period)
-            idle_since = trio.current_time() - self._idle_timeout_s
-            for user, session in list(self.sessions.items()):
-                if session.last_active > idle_since:
-                    continue
-                if session.clean and self._writer.committed_seq >= session.last_seq:
-                    del self.sessions[user]
-                    log.debug("session.evicted", extra={"user": user})
-                else:
-                    self._writer.mark_dirty(session)
-
-
-def _row_maker(delivery: Delivery) -> Callable[[int], EventRow]:
-    message = delivery.message
-    assert not isinstance(message, Request)
-    return lambda seq: EventRow.of(
-        seq, message, hardware=delivery.hardware, received_ms=delivery.received_ms
-    )
+    def _handle(
+        self, session: UserSession, delivery: Delivery, payload: JsonText | None = None
+    ) -> None:
+        self.handler.handle(session, delivery, payload)

@@ -2,8 +2,12 @@
 
 Start order: store writer, analytics pool, the session router, then the hub.
 Stop order is the reverse, so nothing is dropped on the way out: stop
-accepting, close connections (1001), let users being loaded get their held
-messages, let the workers finish their jobs, then the writer's final flush.
+accepting, let every connection read what its client sent (until it has been
+quiet for 0.1 s, within ``grace_s``) and close it (1001), let users being
+loaded get their held messages (within the router's bound), let the workers
+finish their jobs, then the writer's final flush (within ``final_flush_s``).
+Each step is bounded; ``serve`` returns how many events the stop could not
+store.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from actors.hub import Hub
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
 from actors.router import Router
-from actors.writer import StoreWriter
+from actors.writer import StoreWriter, WriterLimits
 from analytics.replies import Replier
 from config.settings import Settings
 from courses import Catalog, load_catalog
@@ -35,6 +39,8 @@ from web.app import build_app
 from web.server import serve_web
 
 log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
 
 
 @attrs.define
@@ -87,11 +93,13 @@ async def serve(
     *,
     handle_signals: bool = False,
     task_status: trio.TaskStatus[Service] = trio.TASK_STATUS_IGNORED,
-) -> None:
+) -> int:
     """Run the service until ``Service.stop()`` (or SIGTERM/SIGINT), then stop cleanly.
 
-    Raises ``CourseError`` or ``StoreError`` at start-up when the courses or
-    the store cannot be opened; after that, one user's or one connection's
+    Returns the number of events read that the stop could not store (0
+    unless the store refused writes for ``final_flush_s``). Raises
+    ``CourseError`` or ``StoreError`` at start-up when the courses or the
+    store cannot be opened; after that, one user's or one connection's
     failure never ends it.
     """
     catalog = load_catalog(settings.comparison_graphs)
@@ -110,10 +118,11 @@ async def serve(
             async with trio.open_nursery() as watcher:
                 if received is not None:
                     watcher.start_soon(_stop_on_signals, received, stop)
-                await _run(settings, catalog, store, stop, task_status)
+                lost = await _run(settings, catalog, store, stop, task_status)
                 watcher.cancel_scope.cancel()
     finally:
         store.close()
+    return lost
 
 
 async def _run(
@@ -122,13 +131,20 @@ async def _run(
     store: SqliteStore,
     stop: trio.Event,
     task_status: trio.TaskStatus[Service],
-) -> None:
+) -> int:
     replier = Replier(catalog)
     writer = StoreWriter(
         store,
         flush_interval_s=settings.flush_interval_s,
         snapshot_interval_s=settings.snapshot_interval_s,
         max_buffered_events=settings.max_buffered_events,
+        limits=WriterLimits(
+            max_buffered_events=settings.max_buffered_events,
+            max_buffered_bytes=settings.max_buffered_mb * MB,
+            window_events=settings.commit_window_events,
+            transaction_events=settings.commit_window_events,
+        ),
+        flush_timeout_s=settings.final_flush_s,
     )
     metrics = Metrics()
     writer.on_commit = metrics.record_commit
@@ -145,6 +161,7 @@ async def _run(
                 jobs=jobs_send,
                 idle_timeout_s=settings.idle_timeout_s,
                 metrics=metrics,
+                max_resident_bytes=settings.max_resident_mb * MB,
             )
             service = Service(settings, catalog, writer, router, stop=stop, metrics=metrics)
             async with trio.open_nursery() as sessions:
@@ -153,7 +170,12 @@ async def _run(
                 router.close()  # users being loaded get their held messages
             await jobs_send.aclose()  # workers finish their jobs and return
         writer.stop()  # final flush, then the root nursery is done
-    log.info("service.stopped", extra={"events_committed": writer.committed_seq})
+    lost = writer.lost or 0
+    if lost:
+        log.critical("service.stopped_with_loss", extra={"events_lost": lost})
+    else:
+        log.info("service.stopped", extra={"events_committed": writer.committed_seq})
+    return lost
 
 
 async def _serve_front(
@@ -163,7 +185,9 @@ async def _serve_front(
 
     Hub connections run in ``connections``, relay followers in ``relays``;
     the listeners are cancelled first (no new clients), then every
-    connection reads what its client already sent and closes (1001).
+    connection reads what its client already sent and closes (1001). At
+    the end of the grace, the router stops waiting for room first, so a
+    connection cut then has handed on every frame it read.
     """
     settings = service.settings
     rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s, service.metrics)
@@ -190,13 +214,28 @@ async def _serve_connections(
                 await service._stop.wait()
                 log.info("service.stopping")
                 listeners.cancel_scope.cancel()  # stop accepting
-            deadline = trio.current_time() + settings.grace_s
-            connections.cancel_scope.deadline = relays.cancel_scope.deadline = deadline
             rules.drain.start()
+            deadline = trio.current_time() + settings.grace_s
+            cut = (relays.cancel_scope, connections.cancel_scope)
+            connections.start_soon(_cut_at, deadline, service, router, cut)
             if service.hub is not None:
                 await service.hub.drain()
         # Everything accepted is closed; handshakes still pending are dropped.
         connections.cancel_scope.cancel()
+
+
+async def _cut_at(
+    deadline: float, service: Service, router: Router, scopes: tuple[trio.CancelScope, ...]
+) -> None:
+    """At the end of the grace: take what is read without waiting, then cut the rest."""
+    await trio.sleep_until(deadline)
+    router.stop_waiting()
+    cut = service.hub_connections + sum(1 for stream in service.relays if stream.connected)
+    # They were still sending (or still waiting for room): what they had not
+    # sent yet, or we had not read, is not ours to store.
+    log.warning("service.grace_over", extra={"connections_cut": cut})
+    for scope in scopes:
+        scope.cancel()
 
 
 async def _start_listeners(

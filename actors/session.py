@@ -9,20 +9,40 @@ user is rebuilt from their snapshots plus the events stored after them
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import orjson
 import trio
 
 from analytics.progress import StudentProgress
 from courses import Catalog
-from messages import DecodeError, Request, decode
-from store import EventRow, ProgressRow, SqliteStore, Tail
+from messages import DecodeError, Event, LogEvent, Request, decode
+from store import (
+    ALL_COURSES,
+    NEVER_REPLAY,
+    UNKNOWN_COURSE,
+    EventRow,
+    ProgressRow,
+    SqliteStore,
+    Tail,
+    is_marker,
+)
 
 # Events replayed per scheduler pass when a user loads (~1 ms of work), and
 # read from disk per trip to a worker thread.
 REPLAY_CHUNK = 64
 TAIL_PAGE = 256
+
+# What a resident session holds, measured with tracemalloc (2,000 sessions of
+# 100 events each): ~650 bytes with no course, ~2,300 more per 6-node
+# course, ~2,850 per 9-node one. ``UserSession.bytes`` estimates it from these,
+# with the router's directory entry; tests/actors/test_loading.py checks it.
+SESSION_BYTES = 800
+COURSE_BYTES = 1_700
+NODE_PAIR_BYTES = 16
+UNKNOWN_COURSE_BYTES = 200
 
 
 class UserSession:
@@ -35,13 +55,50 @@ class UserSession:
         self.saved_seq = 0  # newest event covered by a snapshot on disk
         self.last_active = 0.0
         self.crashed = False  # dropped by the router; rebuilt from disk on the next message
+        # Courses of this user's events that the catalog does not define: a
+        # marker row each, so a load neither replays them nor, once the
+        # course is defined, misses them.
+        self.unknown: set[tuple[str, str]] = set()
+        self.bytes = self.estimate()  # about what it holds; kept up to date by ``apply``
+
+    def apply(self, event: Event, hardware: str | None = None) -> None:
+        """Apply one event in arrival order (``StudentProgress.apply``), noting unknown courses."""
+        progress = self.progress
+        courses = len(progress.courses)
+        if progress.apply(event, hardware) is None:
+            if isinstance(event, LogEvent) or (event.exp, event.course) in self.unknown:
+                return
+            self.unknown.add((event.exp, event.course))
+            self.bytes = self.estimate()
+        elif len(progress.courses) != courses:
+            self.bytes = self.estimate()
+
+    def estimate(self) -> int:
+        """About the bytes this session holds (see ``SESSION_BYTES``)."""
+        return (
+            SESSION_BYTES
+            + sum(
+                COURSE_BYTES + NODE_PAIR_BYTES * len(progress.course.nodes) ** 2
+                for progress in self.progress.courses.values()
+            )
+            + UNKNOWN_COURSE_BYTES * len(self.unknown)
+        )
 
     def progress_rows(self) -> list[ProgressRow]:
-        """Snapshots of every course, all at ``last_seq`` (the store relies on it)."""
-        return [
-            ProgressRow(self.user, exp, course, self.last_seq, progress.to_record())
-            for (exp, course), progress in self.progress.courses.items()
-        ]
+        """Snapshots of every course, all at ``last_seq`` (the store relies on it).
+
+        Each defined course's record, a marker for each unknown one, each
+        saying (``ALL_COURSES``) that these are all of the user's courses.
+        """
+        seq = self.last_seq
+        rows = []
+        for (exp, course), progress in self.progress.courses.items():
+            record = progress.to_record()
+            record[ALL_COURSES] = True
+            rows.append(ProgressRow(self.user, exp, course, seq, record))
+        marker = {**UNKNOWN_COURSE, ALL_COURSES: True}
+        rows += [ProgressRow(self.user, exp, course, seq, marker) for exp, course in self.unknown]
+        return rows
 
     def saved(self, seq: int) -> None:
         self.saved_seq = max(self.saved_seq, seq)
@@ -58,18 +115,48 @@ def load_session(
 
     Returns the session as of its snapshots, a problem line for anything
     skipped, and which stored events are still to replay on top
-    (``replay_tail``).
+    (``replay_tail``): each course's after its own snapshot; a course that
+    has none, or whose record cannot be used, from the start; a course the
+    catalog does not define, never (its events cannot count).
     """
-    snapshots, tail = store.load_snapshots(user)
+    rows, stored = store.load_snapshots(user)
     progress = StudentProgress(user, catalog)
-    problems = progress.restore({key: row.record for key, row in snapshots.items()})
     session = UserSession(user, progress)
-    session.saved_seq = session.last_seq = tail.newest
-    return session, problems, tail
+    problems: list[str] = []
+    covered: list[tuple[str, str, int]] = []
+    # Whether the rows on disk describe this state exactly; else it is saved again.
+    exact = stored.rest > 0 or not rows
+    for (exp, course), row in rows.items():
+        defined = catalog.course(exp, course) is not None
+        if not defined:
+            if not is_marker(row.record):
+                problems.append(f"{exp}-{course}: the course is no longer defined")
+                exact = False
+            session.unknown.add((exp, course))
+            covered.append((exp, course, NEVER_REPLAY))
+        elif is_marker(row.record):  # defined since: all of its events count now
+            covered.append((exp, course, 0))
+            exact = False
+        elif failed := progress.restore({(exp, course): row.record}):
+            problems += failed
+            covered.append((exp, course, 0))
+            exact = False
+        else:
+            covered.append((exp, course, row.seq))
+    newest = max([stored.rest, *(row.seq for row in rows.values())])
+    session.last_seq = newest
+    session.saved_seq = newest if exact else -1
+    session.bytes = session.estimate()
+    return session, problems, Tail(user, tuple(covered), stored.rest, logs=False)
 
 
 async def replay_tail(
-    session: UserSession, store: SqliteStore, tail: Tail, limiter: trio.CapacityLimiter
+    session: UserSession,
+    store: SqliteStore,
+    tail: Tail,
+    limiter: trio.CapacityLimiter,
+    *,
+    run_sync: Callable[..., Awaitable[Any]] = trio.to_thread.run_sync,
 ) -> list[str]:
     """Apply the events after the snapshots: read a page in a thread, replay it on the loop.
 
@@ -80,11 +167,11 @@ async def replay_tail(
     """
     problems: list[str] = []
     after = tail.start
-    while page := await trio.to_thread.run_sync(
+    while page := await run_sync(
         partial(store.tail_page, tail, after=after, limit=TAIL_PAGE), limiter=limiter
     ):
         for number, event in enumerate(page, start=1):
-            problems += _replay(session.progress, event)
+            problems += _replay(session, event)
             if number % REPLAY_CHUNK == 0:
                 await trio.lowlevel.checkpoint()
         after = page[-1].seq
@@ -92,7 +179,7 @@ async def replay_tail(
     return problems
 
 
-def _replay(progress: StudentProgress, event: EventRow) -> list[str]:
+def _replay(session: UserSession, event: EventRow) -> list[str]:
     frame = {
         "user": event.user,
         "t": event.t,
@@ -106,7 +193,7 @@ def _replay(progress: StudentProgress, event: EventRow) -> list[str]:
     try:
         message = decode(orjson.dumps(frame))
         if not isinstance(message, Request):
-            progress.apply(message)
+            session.apply(message)
     except (DecodeError, ValueError, KeyError, TypeError) as exc:
         return [f"event {event.seq} skipped on replay: {exc}"]
     return []

@@ -45,6 +45,8 @@ log = logging.getLogger("learning_analytics")
 
 EXIT_USAGE = 2
 EXIT_STARTUP = 1
+# The stop could not store everything it had read (the log says how many).
+EXIT_EVENTS_LOST = 3
 
 # Flags whose names differ from the setting they set.
 FLAG_NAMES = {"data_path": "data", "comparison_graphs": "comparison-graphs"}
@@ -173,13 +175,15 @@ def run_serve(settings: Settings) -> int:
     from actors.service import serve  # noqa: PLC0415 - keeps `config` and `--help` light
 
     try:
-        trio.run(lambda: serve(settings, handle_signals=True))
+        lost = trio.run(lambda: serve(settings, handle_signals=True))
     except KeyboardInterrupt:
         return 0
     except Exception as exc:
-        log.critical("service.failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        log.critical(
+            "service.failed", extra={"error": f"{type(exc).__name__}: {exc}"}, exc_info=True
+        )
         return EXIT_STARTUP
-    return 0
+    return EXIT_EVENTS_LOST if lost else 0
 
 
 def run_relay(listen: str) -> int:

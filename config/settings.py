@@ -152,6 +152,15 @@ class Settings:
     outbound_size: int = attrs.field(default=64, validator=_at_least(5))
     send_timeout_s: float = attrs.field(default=10.0, validator=_positive)
     max_buffered_events: int = attrs.field(default=200_000, validator=_positive)
+    # The commit buffer in bytes too: payloads may be up to max_frame_bytes each.
+    max_buffered_mb: int = attrs.field(default=128, validator=_positive)
+    # Events handled while one commit is written (and per transaction): past
+    # it, reading waits for the writer, so kill -9 loses at most about twice this.
+    commit_window_events: int = attrs.field(default=10_000, validator=_positive)
+    # Sessions in memory, about; the least recently active flushed ones leave early.
+    max_resident_mb: int = attrs.field(default=256, validator=_positive)
+    # How long a stop keeps retrying to write what is buffered before giving up.
+    final_flush_s: float = attrs.field(default=10.0, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)
     relay_backoff_first_s: float = attrs.field(default=0.1, validator=_positive)
     # A returning relay is answered within about this long; a dead one costs one

@@ -8,25 +8,41 @@ import ``messages``; never ``actors``, ``websocket`` or trio.
 """
 
 from store.rows import (
+    ALL_COURSES,
+    NEVER_REPLAY,
+    ROW_OVERHEAD_BYTES,
+    UNKNOWN_COURSE,
     EventRow,
+    JsonText,
     ProgressRow,
     StoreBusyError,
     StoredUser,
     StoreError,
     Tail,
+    UnstorableEvent,
+    encode_payload,
+    is_marker,
     now_ms,
 )
 from store.sqlite import DATABASE_NAME, LOCK_NAME, SqliteStore
 
 __all__ = [
+    "ALL_COURSES",
     "DATABASE_NAME",
     "LOCK_NAME",
+    "NEVER_REPLAY",
+    "ROW_OVERHEAD_BYTES",
+    "UNKNOWN_COURSE",
     "EventRow",
+    "JsonText",
     "ProgressRow",
     "SqliteStore",
     "StoreBusyError",
     "StoreError",
     "StoredUser",
     "Tail",
+    "UnstorableEvent",
+    "encode_payload",
+    "is_marker",
     "now_ms",
 ]

@@ -10,6 +10,7 @@ would implement the same methods (DESIGN.md, "Scaling out").
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -77,17 +78,24 @@ def event_row(row: Sequence[Any]) -> EventRow:
 class SqliteStore:
     """Raw events and per-user progress snapshots in ``<data>/analytics.sqlite3``.
 
-    Opening it takes an exclusive lock on ``<data>/analytics.lock`` for the
-    life of the object: event sequence numbers are allocated in the writing
-    process, so two writers (a service and an import) must never overlap.
+    Opening it takes an exclusive lock on ``<data>/analytics.lock`` and on
+    the database file itself for the life of the object: event sequence
+    numbers are allocated in the writing process, so two writers (a service
+    and an import) must never overlap, even when someone deletes the lock
+    file. The database's lock is a ``flock``, which SQLite's own (``fcntl``)
+    locks ignore: readers and ``backup`` open it as usual.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / DATABASE_NAME
+        self._locks: list[IO[bytes]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _exclusive_lock(self.path.with_name(LOCK_NAME))
-            self._writer = self._connect()
+            self._locks.append(_exclusive_lock(self.path.with_name(LOCK_NAME)))
+            self._locks.append(_exclusive_lock(self.path))
+            # The writer waits little for a lock: it retries on its own, and a
+            # stop must not sit in a thread for long (nobody else writes).
+            self._writer = self._connect(busy_timeout_ms=1000)
             with self._writer:
                 self._writer.executescript(SCHEMA)
                 self._writer.execute(
@@ -96,18 +104,20 @@ class SqliteStore:
                 )
             self._reader = self._connect()
         except StoreBusyError:
+            self._release_locks()
             raise
         except (OSError, sqlite3.Error) as exc:
+            self._release_locks()
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         # sqlite3 connections may not be used by two threads at once.
         self._read_lock = threading.Lock()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         # FULL costs nothing measurable at 20 commits/s and survives power loss.
         connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         return connection
 
     def write_batch(
@@ -139,7 +149,7 @@ class SqliteStore:
                             e.hardware,
                             e.t,
                             e.received_ms,
-                            orjson.dumps(e.payload).decode(),
+                            e.payload_text,
                         )
                         for e in events
                     ],
@@ -174,7 +184,7 @@ class SqliteStore:
         return StoredUser(progress, events)
 
     def load_snapshots(self, user: str) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
-        """The snapshots of ``user``, and which of their events come after them."""
+        """The snapshot rows of ``user``, and which of their events come after them."""
         with self._read_lock:
             return read_snapshots(self._reader, user)
 
@@ -182,7 +192,8 @@ class SqliteStore:
         """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order.
 
         Pages keep each read short: a long tail read at once would hold the
-        GIL against the event loop for as long as it takes.
+        GIL against the event loop for as long as it takes. SQLite skips the
+        covered events itself, so only the tail crosses into Python.
         """
         with self._read_lock:
             return read_tail_page(self._reader, tail, after=after, limit=limit)
@@ -216,12 +227,20 @@ class SqliteStore:
         self._writer.close()
         with self._read_lock:
             self._reader.close()
-        self._lock.close()  # releases the flock
+        self._release_locks()
+
+    def _release_locks(self) -> None:
+        # Last, after SQLite's connections: closing a descriptor of the
+        # database would drop the fcntl locks SQLite holds on it.
+        while self._locks:
+            self._locks.pop().close()  # releases the flock
 
 
 def _exclusive_lock(path: Path) -> IO[bytes]:
-    """Hold an advisory lock on ``path``; raises ``StoreBusyError`` if another holds it."""
-    handle = path.open("ab")
+    """Hold an advisory lock on ``path`` (created if missing, never truncated);
+    raises ``StoreBusyError`` if another process holds it."""
+    # 0o644 like SQLite's own files (a plain open() would give 0o666 & ~umask).
+    handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), "ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -253,29 +272,39 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
 def read_snapshots(
     connection: sqlite3.Connection, user: str
 ) -> tuple[dict[tuple[str, str], ProgressRow], Tail]:
-    """The snapshots of ``user``, and which of their events come after them."""
-    rows = connection.execute(
+    """The snapshot rows of ``user``, and which of their events come after them."""
+    found = connection.execute(
         "SELECT exp, course, seq, record FROM progress WHERE user = ?", (user,)
     ).fetchall()
-    newest = max((row[2] for row in rows), default=0)
-    stale = tuple((exp, course, seq) for exp, course, seq, _ in rows if seq < newest)
-    progress = {
+    rows = {
         (exp, course): ProgressRow(user, exp, course, seq, orjson.loads(record))
-        for exp, course, seq, record in rows
+        for exp, course, seq, record in found
     }
-    return progress, Tail(user, newest, stale)
+    return rows, Tail.of_rows(user, rows)
 
 
 def read_tail_page(
     connection: sqlite3.Connection, tail: Tail, *, after: int, limit: int
 ) -> list[EventRow]:
-    """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order."""
-    wanted = " OR ".join(["seq > ?"] + ["(exp = ? AND course = ? AND seq > ?)"] * len(tail.stale))
-    arguments: list[Any] = [tail.user, after, tail.newest]
-    for stale in tail.stale:
-        arguments += stale
+    """Up to ``limit`` events of ``tail`` with ``seq > after``, in arrival order.
+
+    SQLite skips the covered events itself, so only the tail crosses into Python.
+    """
+    own = ["(exp = ? AND course = ? AND seq > ?)"] * len(tail.covered)
+    arguments: list[Any] = [tail.user, max(after, tail.start)]
+    for covered in tail.covered:
+        arguments += covered
+    if tail.covered:
+        others = " OR ".join(["(exp = ? AND course = ?)"] * len(tail.covered))
+        own.append(f"(NOT ({others}) AND seq > ?)")
+        for exp, course, _ in tail.covered:
+            arguments += (exp, course)
+    else:
+        own.append("seq > ?")
+    arguments.append(tail.rest)
+    kinds = "" if tail.logs else "AND type != 'log' "
     query = (
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ? AND ({wanted}) "
-        "ORDER BY seq LIMIT ?"
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE user = ? AND seq > ? {kinds}"
+        f"AND ({' OR '.join(own)}) ORDER BY seq LIMIT ?"
     )
     return [event_row(row) for row in connection.execute(query, [*arguments, limit])]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store import EventRow, ProgressRow, SqliteStore
+from store import (
+    ALL_COURSES,
+    UNKNOWN_COURSE,
+    EventRow,
+    ProgressRow,
+    SqliteStore,
+    Tail,
+)
 
 COURSES = [("spinner", "cie3"), ("spinner", "engdes1"), ("pendulum", "engdes1")]
 
@@ -55,8 +62,49 @@ def test_paging_reads_the_same_tail_as_one_read(tmp_path_factory, courses, snaps
             assert len(chunk) <= page
             paged += chunk
     assert paged == whole
-    # The rule itself: after the newest snapshot, or after its own course's older one.
-    newest = max((row.seq for row in snapshots), default=0)
+    # The rule itself: each course after its own snapshot; a course without one
+    # from the start (issue 16.4: not after another course's snapshot).
     own = {(row.exp, row.course): row.seq for row in snapshots}
-    expected = [e for e in events if e.seq > newest or e.seq > own.get((e.exp, e.course), newest)]
+    expected = [e for e in events if e.seq > own.get((e.exp, e.course), 0)]
     assert whole == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kinds=st.lists(
+        st.tuples(st.sampled_from([*COURSES, ("spinner", "nope")]), st.booleans()), max_size=60
+    ),
+    snapshot_at=st.lists(st.integers(min_value=0, max_value=60), min_size=4, max_size=4),
+    complete_at=st.integers(min_value=0, max_value=60),
+    page=st.integers(min_value=1, max_value=7),
+)
+def test_a_course_without_a_row_replays_after_the_all_courses_row_and_logs_stay_out(
+    tmp_path_factory, kinds, snapshot_at, complete_at, page
+):
+    """A row marked ``ALL_COURSES`` at seq C: a course with no row of its own replays
+    after C, not from the start; a marker row covers its course like any row;
+    ``logs=False`` leaves log events out."""
+    courses = [*COURSES, ("spinner", "nope")]
+    events = [
+        EventRow(seq, "ann", "log" if is_log else "analytics", *course, None, seq, seq, {})
+        for seq, (course, is_log) in enumerate(kinds, start=1)
+    ]
+    snapshots = [
+        ProgressRow("ann", *course, seq, UNKNOWN_COURSE if course[1] == "nope" else {})
+        for course, seq in zip(courses, snapshot_at, strict=True)
+        if seq > 0
+    ]
+    if complete_at:  # a course's row of a session's snapshot: it says "all courses"
+        snapshots.append(ProgressRow("ann", "pendulum", "x", complete_at, {ALL_COURSES: True}))
+    with SqliteStore(tmp_path_factory.mktemp("store")) as store:
+        store.write_batch(events, snapshots)
+        rows, tail = store.load_snapshots("ann")
+        tail = Tail(tail.user, tail.covered, tail.rest, logs=False)
+        paged: list[EventRow] = []
+        while chunk := store.tail_page(tail, after=paged[-1].seq if paged else 0, limit=page):
+            paged += chunk
+    assert len(rows) == len(snapshots)
+    own = {(row.exp, row.course): row.seq for row in snapshots}
+    rest = complete_at
+    expected = [e for e in events if e.type != "log" and e.seq > own.get((e.exp, e.course), rest)]
+    assert paged == expected
