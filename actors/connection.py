@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import attrs
 import trio
 
+from actors.limits import Throttle, TokenBucket
 from actors.outbox import FLUSH, Outbox, open_outbox
 from actors.router import Delivery, Router
 from messages import (
     AllFeedbackRequest,
     DecodeError,
+    ErrorCode,
+    ErrorReply,
     Request,
     check_hardware,
     decode,
+    encode,
     encode_error,
 )
 from store import now_ms
@@ -44,6 +48,8 @@ CLOSE_TIMEOUT_S = 1.0
 # Frames handled between two passes through the scheduler: one socket read
 # can bring hundreds (a client that catches up), about 15 us each.
 FRAMES_PER_STEP = 32
+# A connection over its request rate says so in the log once per this.
+RATE_LOG_INTERVAL_S = 60.0
 
 
 class Drain:
@@ -92,6 +98,17 @@ class ConnectionRules:
     # Relay mode: everyone on the stream sees our replies, so only requests
     # get error replies, and other clients' responses are ignored.
     answer_event_errors: bool = True
+    # A token bucket per connection, counted in replies (all_feedback is
+    # five): past it a request is answered ``overloaded`` at once. 0: no limit
+    # (a relay connection carries a whole stream).
+    reply_rate_per_s: float = 0.0
+    reply_burst: int = 0
+
+    def request_bucket(self) -> TokenBucket | None:
+        """A new connection's bucket, full; None when requests are not limited."""
+        if self.reply_rate_per_s <= 0 or self.reply_burst <= 0:
+            return None
+        return TokenBucket(self.reply_rate_per_s, self.reply_burst, trio.current_time())
 
 
 def replies_to(request: Request) -> int:
@@ -116,16 +133,21 @@ async def run_connection(
     router: Router,
     rules: ConnectionRules,
     name: str,
+    on_open: Callable[[Outbox], None] | None = None,
 ) -> None:
     """Serve one WebSocket until it closes; returns then, raises nothing expected.
 
-    Owns its outbox (closed on return) and both tasks.
+    Owns its outbox (closed on return; ``on_open`` is shown it, for the hub
+    to tell a request in flight) and both tasks.
     """
     outbox, outgoing = open_outbox(rules.outbound_size, name, ws.send_now)
+    if on_open is not None:
+        on_open(outbox)
+    reader = _Reader(ws, stream, outbox, router, rules, rules.request_bucket())
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
-            await _Reader(ws, stream, outbox, router, rules).run()
+            await reader.run()
         finally:
             outbox.close()
             nursery.cancel_scope.cancel()
@@ -142,6 +164,8 @@ class _Reader:
     outbox: Outbox
     router: Router
     rules: ConnectionRules
+    bucket: TokenBucket | None = None
+    over_rate: Throttle = attrs.field(factory=lambda: Throttle(RATE_LOG_INTERVAL_S))
 
     async def run(self) -> None:
         """Read frames until the client leaves, is cut off, or a drain finds it idle."""
@@ -185,6 +209,8 @@ class _Reader:
         reserved = 0
         if isinstance(message, Request):
             reserved = replies_to(message)
+            if self.bucket is not None and not self.bucket.take(reserved, trio.current_time()):
+                return await self._over_rate(message)
             if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
                 return False  # the client does not read its replies: cut off by the writer
         hardware = self.stream if message.hardware is None else message.hardware
@@ -193,6 +219,32 @@ class _Reader:
             await self.router.deliver(delivery)
         except trio.ClosedResourceError:
             return False  # the service is stopping
+        return True
+
+    async def _over_rate(self, request: Request) -> bool:
+        """Answer a request past the connection's rate with ``overloaded``; False if cut off.
+
+        An error at once rather than reading this client more slowly: the
+        reader keeps draining the socket (pings, a clean stop), and a
+        dashboard sees why it got no figures instead of a slow service.
+        """
+        if count := self.over_rate.note(trio.current_time()):
+            log.info(
+                "connection.over_rate",
+                extra={"connection": self.outbox.name, "requests": count},
+            )
+        if not await self.outbox.reserve(1, self.rules.send_timeout_s):
+            return False
+        assert self.bucket is not None
+        reply = ErrorReply(
+            ErrorCode.OVERLOADED,
+            f"too many requests on this connection: at most {self.bucket.rate_per_s:g} "
+            f"replies a second (all_feedback counts five); ask less often",
+            user=request.user,
+            id=request.id,
+        )
+        self.outbox.put(encode(reply), reserved=True)
+        self.rules.metrics.error_reply[ErrorCode.OVERLOADED].inc()
         return True
 
     async def _refused(self, error: DecodeError) -> bool:

@@ -27,7 +27,7 @@ from wsproto.events import (
 from actors.service import Service
 from store import SqliteStore
 from tests.actors.conftest import running_service, service_settings
-from websocket.server import accept_websocket
+from websocket.opening import accept_websocket
 from websocket.transport import SendNow, TransportClosed
 
 EVENT = {
