@@ -48,8 +48,9 @@ CLOSE_TIMEOUT_S = 1.0
 # Frames handled between two passes through the scheduler: one socket read
 # can bring hundreds (a client that catches up), about 15 us each.
 FRAMES_PER_STEP = 32
-# A connection over its request rate says so in the log once per this.
-RATE_LOG_INTERVAL_S = 60.0
+# A connection over its request rate, or sending bad frames, says so in the
+# log once per this, with a count.
+LOG_INTERVAL_S = 60.0
 
 
 class Drain:
@@ -149,8 +150,9 @@ async def run_connection(
         try:
             await reader.run()
         finally:
-            outbox.close()
-            nursery.cancel_scope.cancel()
+            outbox.close()  # the writer sends what is queued, then ends
+            if not ws.closed:  # it may be blocked on a client that does not read
+                nursery.cancel_scope.cancel()
     if outbox.overflowed:  # the reader found no room: the client is not reading
         await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
 
@@ -165,7 +167,8 @@ class _Reader:
     router: Router
     rules: ConnectionRules
     bucket: TokenBucket | None = None
-    over_rate: Throttle = attrs.field(factory=lambda: Throttle(RATE_LOG_INTERVAL_S))
+    over_rate: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
+    rejected: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
 
     async def run(self) -> None:
         """Read frames until the client leaves, is cut off, or a drain finds it idle."""
@@ -249,7 +252,13 @@ class _Reader:
 
     async def _refused(self, error: DecodeError) -> bool:
         """Answer a bad frame (room reserved like a request's); False if cut off."""
-        log.info("frame.rejected", extra={"connection": self.outbox.name, "code": error.code})
+        # One line per connection per interval: a flood of bad frames must not
+        # flood the journal too (journald drops everyone's lines past its rate).
+        if count := self.rejected.note(trio.current_time()):
+            log.info(
+                "frame.rejected",
+                extra={"connection": self.outbox.name, "code": error.code, "frames": count},
+            )
         if error.is_reply:
             return True  # another client's reply, echoed by a relay: not for us
         if self.rules.answer_event_errors or error.message_type == Request.TYPE:

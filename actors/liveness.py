@@ -70,8 +70,9 @@ class Liveness:
         shortest = min(self.ping_interval_s, self.idle_close_s, self.message_timeout_s)
         return min(5.0, max(0.01, shortest / SWEEPS_PER_PERIOD))
 
-    def verdict(self, connection: Watched, now: float, *, busy: bool) -> Verdict:
-        """What to do with ``connection`` at ``now``; ``busy``: a request of it is in flight."""
+    def verdict(self, connection: Watched, now: float, *, busy: bool = False) -> Verdict:
+        """What to do with ``connection`` at ``now``; ``busy``: a request of it is in flight
+        (the caller may find that out only when the verdict is not ``KEEP``: it costs more)."""
         if busy or not connection.waiting:
             return Verdict.KEEP
         since = connection.message_since

@@ -299,7 +299,7 @@ class ServerWebSocket:
 
     async def _hang_up(self) -> None:
         self._ended.set()
-        await trio.aclose_forcefully(self._stream)
+        self._stream.socket.close()
 
     # --- writing ------------------------------------------------------------
 

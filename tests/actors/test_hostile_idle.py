@@ -14,9 +14,10 @@ import pytest
 import trio
 from wsproto.events import CloseConnection, TextMessage
 
-from actors.hub import HubLimits
+from actors.hub import CLOSES_PER_STEP, HubLimits
 from actors.liveness import Liveness, Verdict
-from tests.actors.hostile import running_hub, ws_client
+from tests.actors.hostile import connect_from, running_hub, upgrade_request, ws_client
+from websocket.server import ServerWebSocket
 
 LIVENESS = Liveness(ping_interval_s=20.0, idle_close_s=60.0, message_timeout_s=30.0)
 LIMITS = HubLimits(max_connections=100, liveness=LIVENESS)
@@ -117,3 +118,41 @@ def test_the_sweep_runs_a_few_times_per_shortest_period() -> None:
     assert LIVENESS.tick_s == 5.0
     assert Liveness(1.0, 2.0, 30.0).tick_s == 0.25
     assert Liveness(0.001, 0.002, 0.003).tick_s == 0.01
+
+
+async def test_a_wave_of_idle_closes_gives_the_others_a_turn_every_few_closes(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each close wakes two tasks to end; thousands at once held the loop for seconds."""
+    closes = 20
+    turns = 0
+    seen_at: list[int] = []
+    expire = ServerWebSocket.expire
+
+    async def someone_else() -> None:
+        nonlocal turns
+        while len(seen_at) < closes:  # from the first close to the last
+            turns += 1
+            await trio.lowlevel.checkpoint()
+
+    async with running_hub(LIMITS) as (hub, _, port), trio.open_nursery() as nursery:
+
+        def counting_expire(ws: ServerWebSocket, code: int, reason: str) -> None:
+            if not seen_at:
+                nursery.start_soon(someone_else)
+            seen_at.append(turns)
+            expire(ws, code, reason)
+
+        monkeypatch.setattr(ServerWebSocket, "expire", counting_expire)
+        clients = [await connect_from(port) for _ in range(closes)]
+        for stream in clients:
+            await stream.send_all(upgrade_request())
+        while hub.connections or len(seen_at) < closes:
+            await trio.sleep(1)
+        for stream in clients:
+            await stream.aclose()
+    assert len(seen_at) == closes
+    # All in one sweep, yet someone else had a turn about every CLOSES_PER_STEP
+    # closes (trio runs a batch's tasks in any order: one step may see none).
+    assert closes // 4 >= CLOSES_PER_STEP
+    assert seen_at[-1] - seen_at[0] >= 2

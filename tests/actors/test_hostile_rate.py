@@ -11,7 +11,9 @@ refill within the test), never the wall clock.
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 import trio
 from wsproto.events import TextMessage
 
@@ -113,3 +115,17 @@ async def test_the_service_answers_overloaded_past_the_rate_and_serves_the_other
         assert refused[0]["error"]["code"] == "overloaded"
     with SqliteStore(tmp_path) as store:
         assert store.count_events() == 1
+
+
+async def test_a_flood_of_bad_frames_is_answered_frame_by_frame_but_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_hub(LIMITS) as (_, router, port), ws_client(port) as flooder:
+        for number in range(100):
+            await flooder.send_text(f"not json {number}")
+        errors = await replies(flooder, 100)
+        assert {reply["error"]["code"] for reply in errors} == {"bad_json"}
+        assert router.deliveries == []
+    lines = [r for r in caplog.records if r.getMessage() == "frame.rejected"]
+    assert len(lines) == 1  # the rest are counted into the next line, a minute on
