@@ -48,6 +48,9 @@ CLOSE_TIMEOUT_S = 1.0
 # Frames handled between two passes through the scheduler: one socket read
 # can bring hundreds (a client that catches up), about 15 us each.
 FRAMES_PER_STEP = 32
+# After an ``overloaded`` for its rate, a connection is read again once its
+# request would fit, but never later than this (a clean stop waits for it).
+MAX_RATE_PAUSE_S = 1.0
 # A connection over its request rate, or sending bad frames, says so in the
 # log once per this, with a count.
 LOG_INTERVAL_S = 60.0
@@ -213,7 +216,7 @@ class _Reader:
         if isinstance(message, Request):
             reserved = replies_to(message)
             if self.bucket is not None and not self.bucket.take(reserved, trio.current_time()):
-                return await self._over_rate(message)
+                return await self._over_rate(message, reserved)
             if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
                 return False  # the client does not read its replies: cut off by the writer
         hardware = self.stream if message.hardware is None else message.hardware
@@ -224,12 +227,14 @@ class _Reader:
             return False  # the service is stopping
         return True
 
-    async def _over_rate(self, request: Request) -> bool:
-        """Answer a request past the connection's rate with ``overloaded``; False if cut off.
+    async def _over_rate(self, request: Request, cost: int) -> bool:
+        """Answer a request past the connection's rate with ``overloaded``, then read this
+        client again only once such a request would fit (at most ``MAX_RATE_PAUSE_S``).
 
-        An error at once rather than reading this client more slowly: the
-        reader keeps draining the socket (pings, a clean stop), and a
-        dashboard sees why it got no figures instead of a slow service.
+        The error says why a dashboard got no figures; the pause keeps a client
+        that ignores it from looping on errors (four such clients cost the
+        others as much as four looping ``all_feedback`` ones did:
+        docs/BENCHMARKS.md). False if the client was cut off.
         """
         if count := self.over_rate.note(trio.current_time()):
             log.info(
@@ -248,6 +253,7 @@ class _Reader:
         )
         self.outbox.put(encode(reply), reserved=True)
         self.rules.metrics.error_reply[ErrorCode.OVERLOADED].inc()
+        await trio.sleep(min(MAX_RATE_PAUSE_S, self.bucket.wait_s(cost, trio.current_time())))
         return True
 
     async def _refused(self, error: DecodeError) -> bool:

@@ -32,6 +32,11 @@ class TokenBucket:
             return True
         return False
 
+    def wait_s(self, cost: int, now: float) -> float:
+        """How long until ``cost`` tokens are there (0 if they are now)."""
+        tokens = min(self.burst, self._tokens + max(0.0, now - self._updated) * self.rate_per_s)
+        return max(0.0, (cost - tokens) / self.rate_per_s)
+
 
 @attrs.define
 class Throttle:

@@ -87,8 +87,9 @@ async def open_ws(port: int, tally: Tally, source: str = ATTACKER) -> RawWebSock
 
 
 async def pour(port: int, tally: Tally, chunk: Callable[[int], bytes], frames_per_chunk: int,
-               bound: int) -> None:  # fmt: skip
-    """Send ``chunk(sent)`` flat out until ``bound`` frames; reconnect if closed."""
+               bound: int, opening: bytes = b"") -> None:  # fmt: skip
+    """Send ``opening``, then ``chunk(sent)`` flat out until ``bound`` frames; again on a
+    new connection whenever one is closed."""
     sent = 0
     while sent < bound:
         ws = await open_ws(port, tally)
@@ -99,6 +100,7 @@ async def pour(port: int, tally: Tally, chunk: Callable[[int], bytes], frames_pe
         async with trio.open_nursery() as nursery:
             nursery.start_soon(drain, ws, tally)
             with contextlib.suppress(OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                await ws.send(opening)
                 while sent < bound:
                     await ws.send(chunk(sent))
                     sent += frames_per_chunk
@@ -173,24 +175,7 @@ async def empty_continuations(port: int, tally: Tally, args: argparse.Namespace)
     """A text message of endless empty continuation frames, again on each close (30 M)."""
     chunk = client_frame(OP_CONTINUATION, b"", fin=False) * 10_000
     start = client_frame(OP_TEXT, b"{", fin=False)
-    bound = args.count or 30_000_000
-    sent = 0
-    while sent < bound:
-        ws = await open_ws(port, tally)
-        if ws is None:
-            await trio.sleep(0.1)
-            continue
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(drain, ws, tally)
-            tally.ready()
-            with contextlib.suppress(OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-                await ws.send(start)
-                while sent < bound:
-                    await ws.send(chunk)
-                    sent += 10_000
-                    tally.add("frames sent", 10_000)
-            nursery.cancel_scope.cancel()
-        await ws.aclose()
+    await pour(port, tally, lambda _: chunk, 10_000, args.count or 30_000_000, opening=start)
 
 
 async def feedback_strings(port: int, tally: Tally, args: argparse.Namespace) -> None:

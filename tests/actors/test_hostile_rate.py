@@ -45,7 +45,10 @@ def test_the_bucket_starts_full_refills_at_its_rate_and_saves_at_most_its_burst(
     bucket = TokenBucket(rate_per_s=20.0, burst=20, now=0.0)
     assert [bucket.take(5, 0.0) for _ in range(5)] == [True, True, True, True, False]
     assert not bucket.take(5, 0.2)  # 4 tokens back
+    assert bucket.wait_s(5, 0.2) == pytest.approx(0.05)
     assert bucket.take(5, 0.25)  # 5
+    assert bucket.wait_s(5, 0.25) == pytest.approx(0.25)
+    assert bucket.wait_s(5, 10.0) == 0
     assert [bucket.take(5, 1000.0) for _ in range(5)] == [True, True, True, True, False]
     assert not bucket.take(1, 1000.0)
     assert bucket.take(1, 999.0) is False  # time never runs backwards into tokens
@@ -69,25 +72,26 @@ async def test_a_looping_client_gets_overloaded_past_its_rate_and_another_keeps_
         ws_client(port) as looper,
         ws_client(port, source="127.0.0.2") as other,
     ):
+        start = trio.current_time()
         for number in range(10):
             await looper.send_text(all_feedback("loop", number))
-        refused = await replies(looper, 6)
-        # Burst 20 = four all_feedback; the six others are refused at once, by id.
-        assert [reply["id"] for reply in refused] == [4, 5, 6, 7, 8, 9]
-        assert {reply["error"]["code"] for reply in refused} == {"overloaded"}
-        assert all(reply["user"] == "loop" for reply in refused)
-        assert [d.message.id for d in router.deliveries] == [0, 1, 2, 3]
-
         for number in range(4):  # another connection has its own bucket
             await other.send_text(all_feedback("other", number))
         await trio.sleep(0.01)
-        assert [d.message.user for d in router.deliveries[4:]] == ["other"] * 4
-
-        await trio.sleep(1.0)  # ten tokens: two all_feedback
-        for number in range(10, 13):
-            await looper.send_text(all_feedback("loop", number))
-        assert [reply["id"] for reply in await replies(looper, 1)] == [12]
-        assert [d.message.id for d in router.deliveries[8:]] == [10, 11]
+        # Burst 20 = four all_feedback at once; the fifth is refused at once, and the
+        # looper is read again when a request fits (5 tokens at 10/s: 0.5 s), and so on.
+        refused = await replies(looper, 3)
+        assert [reply["id"] for reply in refused] == [4, 6, 8]
+        assert {reply["error"]["code"] for reply in refused} == {"overloaded"}
+        assert all(reply["user"] == "loop" for reply in refused)
+        await trio.sleep(1.0)
+        loops = [(d.message.id, d.received_at - start) for d in router.deliveries
+                 if d.message.user == "loop"]  # fmt: skip
+        expected = [(0, 0), (1, 0), (2, 0), (3, 0), (5, 0.5), (7, 1.0), (9, 1.5)]
+        assert [number for number, _ in loops] == [number for number, _ in expected]
+        assert [at for _, at in loops] == pytest.approx([at for _, at in expected], abs=1e-6)
+        others = [d.message.id for d in router.deliveries if d.message.user == "other"]
+        assert others == [0, 1, 2, 3]
 
 
 async def test_the_service_answers_overloaded_past_the_rate_and_serves_the_others(

@@ -8,34 +8,11 @@ client (the independent other side).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import trio
-from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, TextMessage
+from wsproto.events import CloseConnection, Ping, TextMessage
 
-from tests.websocket.test_server import RawClient
-from websocket.opening import accept_websocket
-from websocket.server import ServerWebSocket
+from tests.websocket.test_server import accepted, read_until_closed
 from websocket.transport import TransportClosed
-
-
-@asynccontextmanager
-async def accepted() -> AsyncIterator[tuple[ServerWebSocket, RawClient]]:
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
-    try:
-        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-            raw = RawClient(stream)
-            server_side = await listeners[0].accept()
-            await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
-            ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
-            assert ws is not None
-            assert isinstance(await raw.next_event(), AcceptConnection)
-            yield ws, raw
-            await server_side.aclose()
-    finally:
-        await listeners[0].aclose()
 
 
 async def test_the_reader_says_when_it_waits_what_it_heard_and_since_when_a_message_is_open(
@@ -90,15 +67,8 @@ async def test_ping_nowait_never_writes_into_a_send_in_progress() -> None:
 async def test_expire_sends_its_close_frame_hangs_up_and_ends_the_waiting_reader() -> None:
     async with accepted() as (ws, raw):
         ended: list[TransportClosed] = []
-
-        async def read() -> None:
-            try:
-                await ws.receive_messages()
-            except TransportClosed as closed:
-                ended.append(closed)
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(read)
+            nursery.start_soon(read_until_closed, ws, ended)
             await trio.sleep(0.05)
             ws.expire(1001, "idle")  # not async: the sweep never waits
         closing = await raw.next_event()
