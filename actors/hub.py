@@ -55,7 +55,7 @@ CLOSES_PER_STEP = 5
 
 @attrs.frozen
 class HubLimits:
-    """What one hub connection may hold, from the settings (SECURITY.md, "Limits")."""
+    """What the hub's connections may hold, from the settings (SECURITY.md, "Limits")."""
 
     max_connections: int = 1000
     max_connections_per_address: int = 256
