@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import attrs
 import trio
 
+from actors.limits import Throttle, TokenBucket
 from actors.outbox import FLUSH, Outbox, open_outbox
 from actors.router import Delivery, Router
 from messages import (
     AllFeedbackRequest,
     DecodeError,
+    ErrorCode,
+    ErrorReply,
+    InboundMessage,
     Request,
     check_hardware,
     decode,
+    encode,
     encode_error,
 )
 from store import now_ms
@@ -44,6 +49,12 @@ CLOSE_TIMEOUT_S = 1.0
 # Frames handled between two passes through the scheduler: one socket read
 # can bring hundreds (a client that catches up), about 15 us each.
 FRAMES_PER_STEP = 32
+# After an ``overloaded`` for its rate, a connection is read again once its
+# request would fit, but never later than this (a clean stop waits for it).
+MAX_RATE_PAUSE_S = 1.0
+# A connection over its request rate, or sending bad frames, says so in the
+# log once per this, with a count.
+LOG_INTERVAL_S = 60.0
 
 
 class Drain:
@@ -121,6 +132,17 @@ class ConnectionRules:
     # Relay mode: everyone on the stream sees our replies, so only requests
     # get error replies, and other clients' responses are ignored.
     answer_event_errors: bool = True
+    # A token bucket per connection, counted in replies (all_feedback is
+    # five): past it a request is answered ``overloaded`` at once. 0: no limit
+    # (a relay connection carries a whole stream).
+    reply_rate_per_s: float = 0.0
+    reply_burst: int = 0
+
+    def request_bucket(self) -> TokenBucket | None:
+        """A new connection's bucket, full; None when requests are not limited."""
+        if self.reply_rate_per_s <= 0 or self.reply_burst <= 0:
+            return None
+        return TokenBucket(self.reply_rate_per_s, self.reply_burst, trio.current_time())
 
 
 def replies_to(request: Request) -> int:
@@ -145,19 +167,25 @@ async def run_connection(
     router: Router,
     rules: ConnectionRules,
     name: str,
+    on_open: Callable[[Outbox], None] | None = None,
 ) -> None:
     """Serve one WebSocket until it closes; returns then, raises nothing expected.
 
-    Owns its outbox (closed on return) and both tasks.
+    Owns its outbox (closed on return; ``on_open`` is shown it, for the hub
+    to tell a request in flight) and both tasks.
     """
     outbox, outgoing = open_outbox(rules.outbound_size, name, ws.send_now)
+    if on_open is not None:
+        on_open(outbox)
+    reader = _Reader(ws, stream, outbox, router, rules, rules.request_bucket())
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
-            await _Reader(ws, stream, outbox, router, rules).run()
+            await reader.run()
         finally:
-            outbox.close()
-            nursery.cancel_scope.cancel()
+            outbox.close()  # the writer sends what is queued, then ends
+            if not ws.closed:  # it may be blocked on a client that does not read
+                nursery.cancel_scope.cancel()
     if outbox.overflowed:  # the reader found no room: the client is not reading
         await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
 
@@ -171,6 +199,9 @@ class _Reader:
     outbox: Outbox
     router: Router
     rules: ConnectionRules
+    bucket: TokenBucket | None = None
+    over_rate: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
+    rejected: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
 
     async def run(self) -> None:
         """Read frames until the client leaves, is cut off, or a drain finds it idle."""
@@ -212,11 +243,20 @@ class _Reader:
             message = decode(frame)
         except DecodeError as error:
             return await self._refused(error)
-        reserved = 0
         if isinstance(message, Request):
-            reserved = replies_to(message)
-            if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
-                return False  # the client does not read its replies: cut off by the writer
+            return await self._request(message)
+        return await self._deliver(message, reserved=0)
+
+    async def _request(self, message: Request) -> bool:
+        """A request within the connection's rate, with room held for its replies."""
+        reserved = replies_to(message)
+        if self.bucket is not None and not self.bucket.take(reserved, trio.current_time()):
+            return await self._over_rate(message, reserved)
+        if not await self.outbox.reserve(reserved, self.rules.send_timeout_s):
+            return False  # the client does not read its replies: cut off by the writer
+        return await self._deliver(message, reserved=reserved)
+
+    async def _deliver(self, message: InboundMessage, *, reserved: int) -> bool:
         hardware = self.stream if message.hardware is None else message.hardware
         delivery = Delivery(message, self.outbox, now_ms(), trio.current_time(), reserved, hardware)
         try:
@@ -227,9 +267,44 @@ class _Reader:
             return False  # the service is stopping
         return True
 
+    async def _over_rate(self, request: Request, cost: int) -> bool:
+        """Answer a request past the connection's rate with ``overloaded``, then read this
+        client again only once such a request would fit (at most ``MAX_RATE_PAUSE_S``).
+
+        The error says why a dashboard got no figures; the pause keeps a client
+        that ignores it from looping on errors (four such clients cost the
+        others as much as four looping ``all_feedback`` ones did:
+        docs/BENCHMARKS.md). False if the client was cut off.
+        """
+        if count := self.over_rate.note(trio.current_time()):
+            log.info(
+                "connection.over_rate",
+                extra={"connection": self.outbox.name, "requests": count},
+            )
+        if not await self.outbox.reserve(1, self.rules.send_timeout_s):
+            return False
+        assert self.bucket is not None
+        reply = ErrorReply(
+            ErrorCode.OVERLOADED,
+            f"too many requests on this connection: at most {self.bucket.rate_per_s:g} "
+            f"replies a second (all_feedback counts five); ask less often",
+            user=request.user,
+            id=request.id,
+        )
+        self.outbox.put(encode(reply), reserved=True)
+        self.rules.metrics.error_reply[ErrorCode.OVERLOADED].inc()
+        await trio.sleep(min(MAX_RATE_PAUSE_S, self.bucket.wait_s(cost, trio.current_time())))
+        return True
+
     async def _refused(self, error: DecodeError) -> bool:
         """Answer a bad frame (room reserved like a request's); False if cut off."""
-        log.info("frame.rejected", extra={"connection": self.outbox.name, "code": error.code})
+        # One line per connection per interval: a flood of bad frames must not
+        # flood the journal too (journald drops everyone's lines past its rate).
+        if count := self.rejected.note(trio.current_time()):
+            log.info(
+                "frame.rejected",
+                extra={"connection": self.outbox.name, "code": error.code, "frames": count},
+            )
         if error.is_reply:
             return True  # another client's reply, echoed by a relay: not for us
         if self.rules.answer_event_errors or error.message_type == Request.TYPE:

@@ -2,24 +2,83 @@
 
 Any URL path is accepted; the path names the stream and stands in for
 ``hardware`` on messages that have none (PROTOCOL.md, "Connection modes").
+The hub bounds what connections can hold (issue 12): how many are open, in
+total and per source address (``actors/admission.py``), how long a quiet
+one lives (``actors/liveness.py``), and how many requests each may make
+(the connection's token bucket).
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 
+import attrs
 import trio
 
+from actors.admission import (
+    REFUSED_TOTAL,
+    Admission,
+    address_key,
+    derived_max_connections,
+    descriptor_limit,
+)
 from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection, stream_of
+from actors.limits import Throttle
+from actors.liveness import CLOSE_IDLE, CLOSE_SLOW_MESSAGE, Liveness, Verdict
+from actors.outbox import Outbox
 from actors.router import Router
-from websocket.server import ServerWebSocket, accept_websocket
+from config.settings import Settings
+from websocket.handshake import unavailable
+from websocket.opening import accept_websocket, refuse_connection
+from websocket.server import ServerWebSocket
 
 log = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
-HANDSHAKE_TIMEOUT_S = 10.0
+# accept() failing for want of descriptors or memory: wait, doubling, up to the max.
+CAPACITY_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+ACCEPT_BACKOFF_FIRST_S = 0.01
+ACCEPT_BACKOFF_MAX_S = 1.0
+# Refusals answered with a 503 at once; past this many, a refused socket is
+# just closed (their descriptors come out of the reserve, not the cap).
+MAX_REFUSING = 64
+REFUSE_TIMEOUT_S = 2.0
+RETRY_AFTER_S = 10
+LOG_INTERVAL_S = 10.0  # one line per kind of flood per interval, with a count
+# The sweep lets the others run after this many connections judged, or closed.
+CONNECTIONS_PER_STEP = 500  # ~0.5 ms
+CLOSES_PER_STEP = 5
+
+
+@attrs.frozen
+class HubLimits:
+    """What the hub's connections may hold, from the settings (SECURITY.md, "Limits")."""
+
+    max_connections: int = 1000
+    max_connections_per_address: int = 256
+    handshake_timeout_s: float = 10.0
+    max_message_frames: int = 1024
+    liveness: Liveness = attrs.field(factory=Liveness)
+    reply_rate_per_s: float = 0.0  # 0: no limit
+    reply_burst: int = 0
+
+    @classmethod
+    def of(cls, settings: Settings) -> HubLimits:
+        total = settings.max_connections or derived_max_connections(descriptor_limit())
+        return cls(
+            max_connections=total,
+            max_connections_per_address=settings.max_connections_per_address,
+            handshake_timeout_s=settings.handshake_timeout_s,
+            max_message_frames=settings.max_message_frames,
+            liveness=Liveness(
+                settings.ping_interval_s, settings.idle_close_s, settings.message_timeout_s
+            ),
+            reply_rate_per_s=settings.reply_rate_per_s,
+            reply_burst=settings.reply_burst,
+        )
 
 
 class Hub:
@@ -27,20 +86,46 @@ class Hub:
 
     ``run`` listens until cancelled; connections live in the nursery given to
     ``run`` (not the listener's), so the service can stop accepting first and
-    then ``drain`` the open connections with close code 1001.
+    then ``drain`` the open connections with close code 1001. A connection
+    past a cap is answered 503 and closed at once; accept() failing for want
+    of descriptors backs off instead of spinning.
     """
 
     def __init__(
-        self, router: Router, rules: ConnectionRules, *, host: str, port: int, max_frame_bytes: int
+        self,
+        router: Router,
+        rules: ConnectionRules,
+        *,
+        host: str,
+        port: int,
+        max_frame_bytes: int,
+        limits: HubLimits | None = None,
     ) -> None:
+        self.limits = HubLimits() if limits is None else limits
         self._router = router
-        self._rules = rules
+        # The same rules (and drain) as the service's, plus the hub's own rate limit:
+        # a relay connection carries a whole stream and is not limited so.
+        self._rules = attrs.evolve(
+            rules,
+            reply_rate_per_s=self.limits.reply_rate_per_s,
+            reply_burst=self.limits.reply_burst,
+        )
         self._host = host
         self._port = port
         self._max_frame_bytes = max_frame_bytes
+        self.admission = Admission(
+            self.limits.max_connections, self.limits.max_connections_per_address
+        )
         self._numbers = itertools.count(1)
         self.connections: set[ServerWebSocket] = set()
+        self._outboxes: dict[ServerWebSocket, Outbox] = {}
         self._all_closed = trio.Event()
+        self._refusing = 0
+        self._refused = {kind: Throttle(LOG_INTERVAL_S) for kind in ("total", "address")}
+        self._refused_address: str | None = None  # the latest refused per address
+        self._accept_failed = Throttle(LOG_INTERVAL_S)
+        closing = (Verdict.IDLE, Verdict.SLOW_MESSAGE)
+        self._expired = {verdict: Throttle(LOG_INTERVAL_S) for verdict in closing}
 
     async def run(
         self,
@@ -51,11 +136,81 @@ class Hub:
         """Listen until cancelled; ``started`` with the port actually bound."""
         listeners = await trio.open_tcp_listeners(self._port, host=self._host)
         port: int = listeners[0].socket.getsockname()[1]
-        log.info("hub.listening", extra={"host": self._host, "port": port})
-        task_status.started(port)
-        await trio.serve_listeners(self._handle, listeners, handler_nursery=connections)
+        log.info(
+            "hub.listening",
+            extra={
+                "host": self._host,
+                "port": port,
+                "max_connections": self.limits.max_connections,
+                "max_connections_per_address": self.limits.max_connections_per_address,
+            },
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sweep)
+            for listener in listeners:
+                nursery.start_soon(self._accept_loop, listener, connections)
+            task_status.started(port)
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
+    async def _accept_loop(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
+        """Accept until cancelled. Unlike ``trio.serve_listeners``, a full descriptor
+        table costs one log line per interval and a growing pause, not a traceback
+        ten times a second."""
+        async with listener:
+            backoff = ACCEPT_BACKOFF_FIRST_S
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:
+                    if exc.errno not in CAPACITY_ERRNOS:
+                        raise
+                    self._note_accept_failure(exc.errno)
+                    await trio.sleep(backoff)
+                    backoff = min(backoff * 2, ACCEPT_BACKOFF_MAX_S)
+                    continue
+                backoff = ACCEPT_BACKOFF_FIRST_S
+                self._admit(stream, connections)
+
+    def _note_accept_failure(self, number: int) -> None:
+        # No traceback: it says nothing the error's name does not, ten times a second.
+        if count := self._accept_failed.note(trio.current_time()):
+            log.error("hub.accept_failed", extra={"error": errno.errorcode[number], "times": count})
+
+    def _admit(self, stream: trio.SocketStream, connections: trio.Nursery) -> None:
+        try:
+            key = address_key(stream.socket.getpeername())
+        except OSError:  # gone already
+            stream.socket.close()
+            return
+        reason = self.admission.admit(key)
+        if reason is None:
+            connections.start_soon(self._handle, stream, key)
+            return
+        kind = "total" if reason == REFUSED_TOTAL else "address"
+        if kind == "address":
+            self._refused_address = key
+        if count := self._refused[kind].note(trio.current_time()):
+            self._log_refused(kind, count)
+        if self._refusing < MAX_REFUSING:
+            self._refusing += 1
+            connections.start_soon(self._refuse, stream, reason)
+        else:
+            stream.socket.close()
+
+    def _log_refused(self, kind: str, count: int) -> None:
+        extra: dict[str, object] = {"refused": count, "connections": self.admission.open}
+        if kind == "address":
+            extra["address"] = self._refused_address  # who to look at: the latest one
+        log.warning(f"hub.refused_{kind}", extra=extra)
+
+    async def _refuse(self, stream: trio.SocketStream, reason: str) -> None:
+        try:
+            await refuse_connection(
+                stream, unavailable(reason, RETRY_AFTER_S), timeout_s=REFUSE_TIMEOUT_S
+            )
+        finally:
+            self._refusing -= 1
+
+    async def _handle(self, stream: trio.SocketStream, key: str) -> None:
         """One connection, from handshake to close; never lets an error escape.
 
         An escaping error would end the listener, and with it every connection.
@@ -63,13 +218,22 @@ class Hub:
         name = f"hub-{next(self._numbers)}"
         ws = None
         try:
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                ws = await accept_websocket(stream, max_message_bytes=self._max_frame_bytes)
+            with trio.move_on_after(self.limits.handshake_timeout_s):
+                ws = await accept_websocket(
+                    stream,
+                    max_message_bytes=self._max_frame_bytes,
+                    max_message_frames=self.limits.max_message_frames,
+                )
             if ws is None:
                 return  # refused or too slow: closed below
             self.connections.add(ws)
             await run_connection(
-                ws, stream=stream_of(ws.path), router=self._router, rules=self._rules, name=name
+                ws,
+                stream=stream_of(ws.path),
+                router=self._router,
+                rules=self._rules,
+                name=name,
+                on_open=lambda outbox: self._outboxes.__setitem__(ws, outbox),
             )
             if self._rules.drain.started:
                 await ws.close(CLOSE_GOING_AWAY, "service stopping", timeout_s=CLOSE_TIMEOUT_S)
@@ -78,11 +242,56 @@ class Hub:
             if ws is not None:
                 await ws.close(CLOSE_INTERNAL_ERROR, "internal error", timeout_s=CLOSE_TIMEOUT_S)
         finally:
-            await trio.aclose_forcefully(stream)
+            stream.socket.close()
+            self.admission.release(key)
             if ws is not None:
                 self.connections.discard(ws)
+                self._outboxes.pop(ws, None)
                 if not self.connections:
                     self._all_closed.set()
+
+    async def _sweep(self) -> None:
+        """Apply the idle rule to every open connection, a few times per period, until
+        cancelled; also flushes the counts of throttled log lines."""
+        liveness = self.limits.liveness
+        while True:
+            await trio.sleep(liveness.tick_s)
+            now = trio.current_time()
+            closed = 0
+            for number, ws in enumerate(list(self.connections), start=1):
+                verdict = liveness.verdict(ws, now)
+                if verdict is not Verdict.KEEP and self._busy(ws):
+                    verdict = Verdict.KEEP
+                if verdict is Verdict.PING:
+                    ws.ping_nowait()
+                elif verdict is Verdict.IDLE:
+                    ws.expire(CLOSE_IDLE, "idle: nothing received, not even a pong")
+                elif verdict is Verdict.SLOW_MESSAGE:
+                    ws.expire(CLOSE_SLOW_MESSAGE, "a message took too long to arrive")
+                if verdict in self._expired:
+                    self._expired[verdict].pending += 1
+                    closed += 1
+                # Each close wakes two tasks to end (~0.2 ms of CPU): thousands
+                # at once would hold the loop for a second.
+                if number % CONNECTIONS_PER_STEP == 0 or closed == CLOSES_PER_STEP:
+                    closed = 0
+                    await trio.lowlevel.checkpoint()
+            self._log_counts(now)
+
+    def _busy(self, ws: ServerWebSocket) -> bool:
+        """Whether a request of ``ws`` is in flight (its quiet is then ours)."""
+        outbox = self._outboxes.get(ws)
+        return outbox is not None and outbox.busy
+
+    def _log_counts(self, now: float) -> None:
+        for verdict, throttle in self._expired.items():
+            if count := throttle.due(now):
+                log.info(f"hub.{verdict.name.lower()}", extra={"connections": count})
+        for kind, throttle in self._refused.items():
+            if count := throttle.due(now):
+                self._log_refused(kind, count)
+        if count := self._accept_failed.due(now):
+            log.error("hub.accept_failed", extra={"times": count})
 
     async def drain(self) -> None:
         """Read what every client already sent, then close each with 1001 (going away).

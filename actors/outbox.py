@@ -89,6 +89,11 @@ class Outbox:
         return False
 
     @property
+    def busy(self) -> bool:
+        """Whether replies are owed (places held) or queued: a request is in flight."""
+        return self._reserved > 0 or self._queued() > 0
+
+    @property
     def reserved(self) -> int:
         """Places held for replies still being computed."""
         return self._reserved

@@ -24,7 +24,7 @@ import attrs
 import trio
 
 from actors.connection import ConnectionRules
-from actors.hub import Hub
+from actors.hub import Hub, HubLimits
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
 from actors.router import Router
@@ -249,7 +249,12 @@ async def _start_listeners(
     if settings.listen_address is not None:
         host, port = settings.listen_address
         service.hub = Hub(
-            router, rules, host=host, port=port, max_frame_bytes=settings.max_frame_bytes
+            router,
+            rules,
+            host=host,
+            port=port,
+            max_frame_bytes=settings.max_frame_bytes,
+            limits=HubLimits.of(settings),
         )
         service.hub_port = await listeners.start(service.hub.run, connections)
 

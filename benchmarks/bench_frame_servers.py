@@ -24,7 +24,7 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 from loadtest.machine import pin_apart, process_cpu_seconds, run_header
 from loadtest.spawn import firehose_command, free_port, load_process
 from websocket.handshake import HandshakeReader, Upgrade
-from websocket.server import accept_websocket
+from websocket.opening import accept_websocket
 from websocket.transport import TransportClosed
 
 KINDS = ("raw-bytes", "hub", "trio-websocket")

@@ -115,6 +115,11 @@ def _fraction(_: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name}: must be > 0 and <= 1, got {value!r}")
 
 
+def _not_negative(_: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{attribute.name}: must be >= 0, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything the service reads at start-up; passed explicitly, never global."""
@@ -162,10 +167,34 @@ class Settings:
     # How long a stop keeps retrying to write what is buffered before giving up.
     final_flush_s: float = attrs.field(default=10.0, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)
+    # Limits on what one client can make us hold (SECURITY.md, "Limits").
+    # 0: derived from the process's file descriptor limit at start.
+    max_connections: int = attrs.field(default=0, validator=_at_least(0))
+    # Per IPv4 address or IPv6 /64; 0: no limit (behind a proxy, every client
+    # has the proxy's address).
+    max_connections_per_address: int = attrs.field(default=256, validator=_at_least(0))
+    handshake_timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    # From the first byte of a message (or frame) to its last.
+    message_timeout_s: float = attrs.field(default=30.0, validator=_positive)
+    max_message_frames: int = attrs.field(default=1024, validator=_positive)
+    # A quiet connection is pinged after this; one that sent nothing at all,
+    # not even a pong, for idle_close_s is closed (1001).
+    ping_interval_s: float = attrs.field(default=20.0, validator=_positive)
+    idle_close_s: float = attrs.field(default=60.0, validator=_positive)
+    # Per hub connection, counted in replies (all_feedback is five); 0: no limit.
+    reply_rate_per_s: float = attrs.field(default=100.0, validator=_not_negative)
+    reply_burst: int = attrs.field(default=200, validator=_at_least(5))
     relay_backoff_first_s: float = attrs.field(default=0.1, validator=_positive)
     # A returning relay is answered within about this long; a dead one costs one
     # refused connect per stream per period, which is nothing.
     relay_backoff_max_s: float = attrs.field(default=1.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.idle_close_s <= self.ping_interval_s:
+            raise ValueError(
+                f"idle_close_s: must be > ping_interval_s ({self.ping_interval_s!r}) so that "
+                f"a client has the time to answer a ping, got {self.idle_close_s!r}"
+            )
 
     @property
     def listen_address(self) -> tuple[str, int] | None:

@@ -2,7 +2,8 @@
 
 Owns the framing (``websocket.frames``) and the opening handshake
 (``websocket.handshake``), both sans-io: bytes in, events and bytes out, no
-sockets, no trio. On top of them, the trio server side (``websocket.server``),
+sockets, no trio. On top of them, the trio server side (``websocket.opening``
+accepts or refuses a connection, ``websocket.server`` serves it),
 the client side over trio-websocket (``websocket.client``), the ``Transport``
 protocol both give the actors (``websocket.transport``) and a small test relay
 (``websocket.broadcast_relay``). It knows nothing of the service: it imports

@@ -76,6 +76,10 @@ class ClientTransport:
         self.ws = ws
         self._torn = False  # a send was cancelled midway: half a frame may be out
 
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed is not None
+
     async def receive_messages(self) -> Sequence[str | bytes]:
         try:
             return (await self.ws.get_message(),)

@@ -25,6 +25,11 @@ CLOSE_INVALID_DATA = 1007
 CLOSE_TOO_BIG = 1009
 
 MAX_CONTROL_PAYLOAD = 125
+# Frames one fragmented message may take. Honest clients send one frame per
+# message (browsers never fragment what they send); the bound only stops a
+# message of endless empty continuations, which costs a header's parsing per
+# 6 bytes sent and would never end.
+MAX_MESSAGE_FRAMES = 1024
 _FIN = 0x80
 _RSV = 0x70
 _MASKED = 0x80
@@ -121,16 +126,27 @@ def _parse_close(payload: bytes) -> Close:
 class FrameReader:
     """Parses what a client sends, frame by frame, keeping partial frames between calls."""
 
-    def __init__(self, max_message_bytes: int) -> None:
+    def __init__(
+        self, max_message_bytes: int, max_message_frames: int = MAX_MESSAGE_FRAMES
+    ) -> None:
         self._max = max_message_bytes
+        self._max_frames = max_message_frames
         self._buffer = bytearray()  # bytes of an incomplete frame, kept between calls
         # The fragmented message in progress: its opcode (None when there is
-        # none), its payloads so far and their total length.
+        # none), its payload so far and the frames it took. One bytearray, not
+        # a list of payloads: what a message holds is bounded by its bytes
+        # (``max_message_bytes``), not by how many (empty) frames brought them.
         self._fragment_opcode: int | None = None
-        self._fragments: list[bytes] = []
-        self._fragment_bytes = 0
+        self._fragments = bytearray()
+        self._fragment_frames = 0
         self._closed = False
         self._violation: ProtocolViolation | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Whether a message has begun and not ended (part of a frame, or of a fragmented
+        message): the server bounds how long that may last."""
+        return bool(self._buffer) or self._fragment_opcode is not None
 
     def feed(self, data: bytes) -> list[Received]:
         """Every complete message/control frame in the bytes so far, in order.
@@ -157,7 +173,7 @@ class FrameReader:
         except ProtocolViolation as violation:
             self._violation = violation
             self._buffer = bytearray()
-            self._fragments = []
+            self._fragments = bytearray()
             violation.received = received
             raise
         if self._closed:
@@ -230,7 +246,9 @@ class FrameReader:
                 raise ProtocolViolation(
                     CLOSE_PROTOCOL_ERROR, "continuation frame without a message"
                 )
-            return self._fragment_bytes
+            if self._fragment_frames >= self._max_frames:
+                raise ProtocolViolation(CLOSE_TOO_BIG, "message in too many frames")
+            return len(self._fragments)
         if opcode <= OP_BINARY:
             if self._fragment_opcode is not None:
                 raise ProtocolViolation(
@@ -252,19 +270,19 @@ class FrameReader:
             if first & _FIN:
                 return Binary(payload) if opcode == OP_BINARY else Text(_decode_text(payload))
             self._fragment_opcode = opcode
-            self._fragments = [payload]
-            self._fragment_bytes = len(payload)
+            self._fragments = bytearray(payload)
+            self._fragment_frames = 1
             return None
-        self._fragments.append(payload)
-        self._fragment_bytes += len(payload)
+        self._fragments += payload
+        self._fragment_frames += 1
         if not first & _FIN:
             return None
         # Joined before decoding: a character may straddle two fragments.
-        message = b"".join(self._fragments)
+        message = bytes(self._fragments)
         opcode = self._fragment_opcode
         self._fragment_opcode = None
-        self._fragments = []
-        self._fragment_bytes = 0
+        self._fragments = bytearray()
+        self._fragment_frames = 0
         return Text(_decode_text(message)) if opcode == OP_TEXT else Binary(message)
 
     def _control(self, opcode: int, payload: bytes) -> Received:

@@ -177,6 +177,13 @@ def _is_valid_key(key: bytes) -> bool:
         return False
 
 
+def unavailable(message: str, retry_after_s: int) -> Refusal:
+    """A ``503 Service Unavailable`` for a connection we cannot take now (a limit is
+    reached), telling the client when to try again."""
+    retry = (b"Retry-After", str(retry_after_s).encode("ascii"))
+    return _refuse(_Problem(HTTPStatus.SERVICE_UNAVAILABLE, message, (retry,)))
+
+
 def _refuse(problem: _Problem) -> Refusal:
     body = problem.message.encode("utf-8") + b"\n"
     # A fresh h11 connection can always send a response, whatever state the

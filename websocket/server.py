@@ -20,6 +20,7 @@ import trio
 
 from websocket.frames import (
     OP_CLOSE,
+    OP_PING,
     OP_PONG,
     Binary,
     Close,
@@ -32,7 +33,6 @@ from websocket.frames import (
     server_frame,
     text_frames,
 )
-from websocket.handshake import HandshakeReader, Refusal
 from websocket.transport import SendNow, TransportClosed
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,15 @@ class ServerWebSocket:
         self._reading = False
         self.close_code: int | None = None
         self.close_reason = ""
+        # What the hub's liveness sweep reads (``actors/liveness.py``), kept
+        # for the price of one clock read per socket read: when bytes last
+        # came, whether the reader is waiting for more (so the quiet is the
+        # client's, not ours), since when a message has been incomplete, and
+        # whether a ping went out since the client was last heard.
+        self.last_heard = trio.current_time()
+        self.waiting = False
+        self.message_since: float | None = None
+        self.pinged = False
 
     @property
     def closed(self) -> bool:
@@ -127,6 +136,46 @@ class ServerWebSocket:
         self._backlog, self._torn = data[written:], True
         return SendNow.PARTIAL
 
+    def ping_nowait(self) -> bool:
+        """Send a ping at once if nothing else is being written; whether it went out.
+
+        For the liveness sweep, which never waits for a client: a socket that
+        cannot take a few bytes now belongs to a client that does not read,
+        and the writer's own deadline deals with that.
+        """
+        if self._send_lock.locked() or self._torn or self._close_sent or self._ended.is_set():
+            return False
+        if self._stream.socket.fileno() != self._fd:
+            return False
+        frame = server_frame(OP_PING, b"")
+        try:
+            written = os.write(self._fd, frame)
+        except OSError:
+            return False
+        if written < len(frame):  # nothing may be written before the rest of it
+            self._backlog, self._torn = frame[written:], True
+        self.pinged = True
+        return True
+
+    def expire(self, code: int, reason: str) -> None:
+        """Close now for a rule (idle, a message too slow): never waits.
+
+        Our close frame goes out if the socket takes it at once; then the TCP
+        connection is closed under the tasks using it, which see it as closed
+        (``TransportClosed``) at their next read or write. The peer's close
+        frame is not awaited: the client had its time.
+        """
+        if self._ended.is_set():
+            return
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        if not (self._send_lock.locked() or self._torn or self._close_sent):
+            self._close_sent = True
+            with contextlib.suppress(OSError):
+                os.write(self._fd, close_frame(code, reason))
+        self._ended.set()
+        self._stream.socket.close()  # wakes a task waiting on it (ClosedResourceError)
+
     async def close(self, code: int, reason: str, *, timeout_s: float) -> None:
         """Send our close frame and wait up to ``timeout_s`` for the peer's, then hang up.
 
@@ -159,11 +208,16 @@ class ServerWebSocket:
                 await self._lost("the connection was lost")
                 return []
         try:
-            return self._frames.feed(data)
+            received = self._frames.feed(data)
         except ProtocolViolation as violation:
             log.info("websocket.protocol_error", extra={"code": violation.code})
             await self._fail(violation.code, violation.reason)
             return violation.received  # what came before the bad frame still counts
+        if not self._frames.partial:
+            self.message_since = None
+        elif self.message_since is None:
+            self.message_since = self.last_heard
+        return received
 
     async def _receive_some(self) -> bytes:
         """The next bytes from the socket (b"" once it is closed or lost).
@@ -183,10 +237,13 @@ class ServerWebSocket:
         must_wait = self._drained
         while True:
             if must_wait:
+                self.waiting = True
                 try:
                     await trio.lowlevel.wait_readable(self._fd)
                 except trio.ClosedResourceError:
                     return b""
+                finally:
+                    self.waiting = False
                 waited = True
             if self._stream.socket.fileno() != self._fd:
                 return b""  # closed by another task: the number may be someone else's now
@@ -198,6 +255,9 @@ class ServerWebSocket:
             except OSError:  # reset by the peer, or closed under us
                 return b""
             self._drained = len(data) < RECEIVE_BYTES
+            if data:
+                self.last_heard = trio.current_time()
+                self.pinged = False
             if not waited:  # the data was already there: let the others run first
                 await trio.lowlevel.cancel_shielded_checkpoint()
             return data
@@ -239,7 +299,7 @@ class ServerWebSocket:
 
     async def _hang_up(self) -> None:
         self._ended.set()
-        await trio.aclose_forcefully(self._stream)
+        self._stream.socket.close()
 
     # --- writing ------------------------------------------------------------
 
@@ -268,42 +328,3 @@ class ServerWebSocket:
                     self.close_code, self.close_reason = CLOSE_ABNORMAL, "the connection was lost"
                 raise TransportClosed(self.close_code, self.close_reason) from exc
             self._torn = False
-
-
-async def accept_websocket(
-    stream: trio.SocketStream, *, max_message_bytes: int
-) -> ServerWebSocket | None:
-    """Read the opening handshake and answer it; None (stream closed) when refused.
-
-    The caller bounds the time this takes (a client that never finishes its
-    request must not hold a task).
-    """
-    handshake = HandshakeReader()
-    while (outcome := handshake.feed(await _receive_or_eof(stream))) is None:
-        pass
-    if isinstance(outcome, Refusal):
-        log.info("websocket.refused", extra={"reason": outcome.reason})
-        if outcome.response:
-            with trio.move_on_after(CONTROL_SEND_TIMEOUT_S):
-                await _send_or_ignore(stream, outcome.response)
-        await trio.aclose_forcefully(stream)
-        return None
-    if not await _send_or_ignore(stream, outcome.response):
-        await trio.aclose_forcefully(stream)
-        return None
-    return ServerWebSocket(stream, FrameReader(max_message_bytes), outcome.path, outcome.trailing)
-
-
-async def _receive_or_eof(stream: trio.abc.Stream) -> bytes:
-    try:
-        return await stream.receive_some(RECEIVE_BYTES)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        return b""
-
-
-async def _send_or_ignore(stream: trio.abc.Stream, data: bytes) -> bool:
-    try:
-        await stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        return False
-    return True

@@ -34,6 +34,11 @@ class SendNow(enum.Enum):
 class Transport(Protocol):
     """One open WebSocket, as the connection actor uses it."""
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is over (nothing can be sent or received any more)."""
+        ...
+
     async def receive_messages(self) -> Sequence[str | bytes]:
         """The next messages (at least one); raises ``TransportClosed`` once closed."""
         ...

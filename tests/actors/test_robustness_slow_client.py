@@ -82,7 +82,8 @@ async def test_a_dashboard_that_never_reads_is_cut_off_and_the_other_is_not(tmp_
     good_frames = script(rng, "good", course, 60)
     reference.record(hog_frames + good_frames)
     greedy = request_frame("hog", course, "all_feedback", graph=task_graph(course))
-    settings = service_settings(tmp_path, outbound_size=5, send_timeout_s=0.5)  # 5: the least
+    # 5: the least. No rate limit: the good dashboard asks as fast as it is answered.
+    settings = service_settings(tmp_path, outbound_size=5, send_timeout_s=0.5, reply_rate_per_s=0)
     async with running_service(settings) as service:
         hub = service.hub
         async with client(service, "/hog") as hog, client(service, "/good") as good:
@@ -126,7 +127,8 @@ async def test_a_dashboard_that_stops_reading_is_cut_off_once_its_socket_is_full
     course = COURSES[1]
     reference = Reference()
     greedy = request_frame("hog", course, "all_feedback", graph=task_graph(course))
-    settings = service_settings(tmp_path, send_timeout_s=0.5)
+    # No rate limit: at 100 replies/s the hog would take ~20 s to fill the TCP buffers.
+    settings = service_settings(tmp_path, send_timeout_s=0.5, reply_rate_per_s=0)
     async with running_service(settings) as service:
         hub = service.hub
         async with client(service, "/hog") as hog, client(service, "/good") as good:

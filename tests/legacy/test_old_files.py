@@ -218,7 +218,6 @@ async def test_a_cohort_imports_whole_and_is_answered_as_the_old_service_did(
     assert f"imported: {len(expected)} user(s)" in report
     assert "failed: 0 user(s)" in report
     assert "problems: 0 line(s)" in report
-    first = records(data)
 
     async with running_service(service_settings(data)) as service, client(service) as dashboard:
         for (user, exp, course), answers in expected.items():
@@ -235,6 +234,8 @@ async def test_a_cohort_imports_whole_and_is_answered_as_the_old_service_did(
             else:
                 assert math.isclose(got["exploration"], want["exploration"], rel_tol=1e-9)
 
+    # (The service may re-save imported snapshots in its own form: compare after it ran.)
+    first = records(data)
     assert main(["import-legacy", str(old_dir), "--data", str(data)]) == 0
     assert f"{len(expected)} already imported" in capsys.readouterr().out
     assert records(data) == first

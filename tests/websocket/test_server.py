@@ -27,7 +27,8 @@ from wsproto.events import (
 from actors.service import Service
 from store import SqliteStore
 from tests.actors.conftest import running_service, service_settings
-from websocket.server import accept_websocket
+from websocket.opening import accept_websocket
+from websocket.server import ServerWebSocket
 from websocket.transport import SendNow, TransportClosed
 
 EVENT = {
@@ -188,27 +189,41 @@ async def test_events_before_a_bad_frame_in_the_same_read_are_stored(tmp_path) -
         assert store.count_events() == 1
 
 
-async def test_a_close_from_another_task_ends_the_waiting_reader() -> None:
-    """The writer or the hub may close while the reader waits on the socket."""
+@asynccontextmanager
+async def accepted(sndbuf: int | None = None) -> AsyncIterator[tuple[ServerWebSocket, RawClient]]:
+    """A server WebSocket past its handshake with a wsproto client, on loopback, no service."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        raw = RawClient(stream)
-        server_side = await listeners[0].accept()
-        await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
-        ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
-        assert ws is not None
-        assert isinstance(await raw.next_event(), AcceptConnection)
-        ended: list[BaseException] = []
+    try:
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            raw = RawClient(stream)
+            server_side = await listeners[0].accept()
+            if sndbuf is not None:
+                server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+            await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
+            ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
+            assert ws is not None
+            assert isinstance(await raw.next_event(), AcceptConnection)
+            yield ws, raw
+            await server_side.aclose()
+    finally:
+        await listeners[0].aclose()
 
-        async def read() -> None:
-            try:
-                await ws.receive_messages()
-            except TransportClosed as closed:
-                ended.append(closed)
 
+async def read_until_closed(ws: ServerWebSocket, ended: list[TransportClosed]) -> None:
+    """Read (as the connection's reader does) until the transport says it is closed."""
+    try:
+        await ws.receive_messages()
+    except TransportClosed as closed:
+        ended.append(closed)
+
+
+async def test_a_close_from_another_task_ends_the_waiting_reader() -> None:
+    """The writer or the hub may close while the reader waits on the socket."""
+    async with accepted() as (ws, raw):
+        ended: list[TransportClosed] = []
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(read)
+            nursery.start_soon(read_until_closed, ws, ended)
             await trio.sleep(0.05)  # the reader now waits for the socket
             with trio.fail_after(5):
                 await ws.close(1001, "going away", timeout_s=0.2)  # the client never answers
@@ -217,22 +232,13 @@ async def test_a_close_from_another_task_ends_the_waiting_reader() -> None:
         assert closing.code == 1001
         assert len(ended) == 1
         assert ws.closed
-    await listeners[0].aclose()
 
 
 async def test_what_send_now_could_not_write_goes_out_first_and_whole() -> None:
     """A client slow to read: the socket takes part of a reply batch, the writer sends
     the rest before anything else, and the client reads every frame intact, in order."""
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        raw = RawClient(stream)
-        server_side = await listeners[0].accept()
-        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        await stream.send_all(raw.ws.send(Request(host="127.0.0.1", target="/spin30")))
-        ws = await accept_websocket(server_side, max_message_bytes=1 << 16)
-        assert ws is not None
-        assert isinstance(await raw.next_event(), AcceptConnection)
+    async with accepted(sndbuf=4096) as (ws, raw):
+        stream = raw.stream
         sent: list[str] = []
         outcome = SendNow.SENT
         for _ in range(1000):  # until a write is taken only in part
@@ -260,5 +266,3 @@ async def test_what_send_now_could_not_write_goes_out_first_and_whole() -> None:
                         got.append(part)
                         part = ""
         assert got == [*sent, "after"]
-        await server_side.aclose()
-    await listeners[0].aclose()
