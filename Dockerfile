@@ -51,6 +51,7 @@ COPY store ./store
 COPY legacy ./legacy
 COPY exports ./exports
 COPY config ./config
+COPY access ./access
 COPY telemetry ./telemetry
 COPY web ./web
 COPY actors ./actors

@@ -35,6 +35,7 @@ from courses import Catalog, load_catalog
 from legacy import LegacyFileError, has_legacy_files, scan_legacy
 from store import SqliteStore
 from telemetry.metrics import Metrics
+from web.access import AccessKit, open_access
 from web.app import build_app
 from web.server import serve_web
 
@@ -56,6 +57,8 @@ class Service:
     relays: list[StreamState] = attrs.field(factory=list)
     metrics: Metrics = attrs.field(factory=Metrics)
     http_port: int | None = None
+    # None: access control is off (web.access.open_access); the hub redeems its codes.
+    access: AccessKit | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
     def stop(self) -> None:
@@ -102,6 +105,7 @@ async def serve(
     store cannot be opened; after that, one user's or one connection's
     failure never ends it.
     """
+    access = open_access(settings)  # logs the mode; SettingsError before anything opens
     catalog = load_catalog(settings.comparison_graphs)
     store = await trio.to_thread.run_sync(SqliteStore, settings.data_path)
     await _hint_at_legacy_files(settings.data_path, store)
@@ -118,7 +122,7 @@ async def serve(
             async with trio.open_nursery() as watcher:
                 if received is not None:
                     watcher.start_soon(_stop_on_signals, received, stop)
-                lost = await _run(settings, catalog, store, stop, task_status)
+                lost = await _run(settings, catalog, store, stop, task_status, access=access)
                 watcher.cancel_scope.cancel()
     finally:
         store.close()
@@ -131,6 +135,8 @@ async def _run(
     store: SqliteStore,
     stop: trio.Event,
     task_status: trio.TaskStatus[Service],
+    *,
+    access: AccessKit | None = None,
 ) -> int:
     replier = Replier(catalog)
     writer = StoreWriter(
@@ -163,7 +169,9 @@ async def _run(
                 metrics=metrics,
                 max_resident_bytes=settings.max_resident_mb * MB,
             )
-            service = Service(settings, catalog, writer, router, stop=stop, metrics=metrics)
+            service = Service(
+                settings, catalog, writer, router, stop=stop, metrics=metrics, access=access
+            )
             async with trio.open_nursery() as sessions:
                 await sessions.start(router.run)
                 await _serve_front(service, router, task_status)
@@ -262,7 +270,7 @@ async def _start_listeners(
 async def _start_web(service: Service, nursery: trio.Nursery) -> None:
     settings = service.settings
     if settings.http_listen is not None:
-        app = build_app(service, settings)
+        app = build_app(service, settings, access=service.access)
         service.http_port = await nursery.start(
             partial(
                 serve_web,

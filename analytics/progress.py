@@ -215,16 +215,27 @@ class StudentProgress:
     def apply_v2(
         self, exp: str, code: str, item: Statement | UserFeedback
     ) -> CourseProgress | None:
-        """Apply a v2 statement or feedback body of course ``code`` (an alias is the course)."""
-        definition = self._catalog.resolve(exp, code)
-        if definition is None:
+        """Apply a v2 statement or feedback body of course ``code`` (an alias names the course).
+
+        The progress is kept under the code as sent, like every stored row of
+        it, so a snapshot covers exactly the rows of its key.
+        """
+        progress = self._resolved(exp, code)
+        if progress is None:
             return None
-        progress = self.course(definition.exp, definition.course)
-        assert progress is not None  # the catalog defines it
         if isinstance(item, Statement):
             progress.add_statement(item)
         else:
             progress.add_user_feedback(item)
+        return progress
+
+    def _resolved(self, exp: str, code: str) -> CourseProgress | None:
+        progress = self.courses.get((exp, code))
+        if progress is None:
+            definition = self._catalog.resolve(exp, code)
+            if definition is None:
+                return None
+            progress = self.courses[(exp, code)] = CourseProgress(definition)
         return progress
 
     def replay(self, stored: StoredEvent) -> None:
@@ -273,7 +284,7 @@ class StudentProgress:
         """Load saved records; returns a problem line for each one that was skipped."""
         problems = []
         for (exp, course), record in records.items():
-            definition = self._catalog.course(exp, course)
+            definition = self._catalog.resolve(exp, course)
             if definition is None:
                 problems.append(f"{exp}-{course}: the course is no longer defined")
                 continue

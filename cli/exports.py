@@ -93,7 +93,7 @@ def run_export_events(args: argparse.Namespace, settings: Settings) -> int:
                 progress=progress,
             )
     except (CourseError, ExportError) as exc:
-        return _failed("export-events", exc)
+        return failed("export-events", exc)
     print(json.dumps(report.to_json(), indent=2))
     return 0
 
@@ -109,12 +109,12 @@ def run_export_legacy(args: argparse.Namespace, settings: Settings) -> int:
                 settings.data_path, args.directory, catalog, force=args.force, progress=progress
             )
     except (CourseError, LegacyExportError) as exc:
-        return _failed("export-legacy", exc)
+        return failed("export-legacy", exc)
     print(json.dumps(report.to_json(), indent=2))
     return 0
 
 
-def _failed(command: str, exc: Exception) -> int:
+def failed(command: str, exc: Exception) -> int:
     from legacy.files import printable  # noqa: PLC0415
 
     print(f"learning-analytics {command}: {printable(str(exc))}", file=sys.stderr)

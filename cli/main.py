@@ -7,6 +7,8 @@
     learning-analytics backup FILE [--data DIR]   # SQLite online backup, while serving
     learning-analytics export-events FILE [--format csv|jsonl] [--course C] [--since T] [--until T]
     learning-analytics export-legacy DIR [--data DIR]   # the old service's layout again
+    learning-analytics forget USER [--data DIR] [--dry-run] [--vacuum]  # service stopped
+    learning-analytics export-user USER FILE [--data DIR]   # a subject access request
     learning-analytics relay [--listen HOST:PORT] # a test relay
     learning-analytics loadtest --spawn --users 200 --duration 30
 
@@ -24,12 +26,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from enum import Enum
 from pathlib import Path
 
 import attrs
 import trio
 
+from access.audit import AUDIT_LOGGER
 from cli.exports import add_export_commands, run_export_events, run_export_legacy
+from cli.rights import add_rights_commands, run_export_user, run_forget
+from config.access import check_access, describe_access
 from config.settings import (
     Settings,
     SettingsError,
@@ -39,7 +45,7 @@ from config.settings import (
     split_address,
     unknown_variables,
 )
-from telemetry.logs import configure_logging
+from telemetry.logs import configure_logging, send_to_file
 
 log = logging.getLogger("learning_analytics")
 
@@ -64,6 +70,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
                 metavar="URL",
                 help=f"relay stream URL, repeatable {help_text}",
             )
+        elif field.type is bool:  # a flag: given means on
+            parser.add_argument(
+                flag, dest=field.name, action="store_const", const=True, help=help_text
+            )
+        elif isinstance(field.type, type) and issubclass(field.type, Enum):
+            choices = [member.value for member in field.type]
+            parser.add_argument(flag, dest=field.name, choices=choices, help=help_text)
         else:
             parser.add_argument(flag, dest=field.name, default=None, help=help_text)
 
@@ -105,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     legacy.add_argument("--comparison-graphs", dest="comparison_graphs", default=None)
     add_export_commands(commands)
+    add_rights_commands(commands)
     return parser
 
 
@@ -132,11 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     for name, why in unknown_variables(os.environ).items():
         log.warning("settings.ignored_variable", extra={"variable": name, "why": why})
+    try:
+        send_to_file(AUDIT_LOGGER, settings.audit_log)
+    except OSError as exc:
+        print(f"learning-analytics: setting audit_log: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return COMMANDS[args.command](args, settings)
 
 
 def run_config(_: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(describe(settings), indent=2))
+    """The settings, and the access mode they give (or why a start would be refused)."""
+    effective = describe(settings)
+    try:
+        check_access(settings)
+        effective["access"] = describe_access(settings).to_json()
+    except SettingsError as exc:
+        effective["access"] = describe_access(settings).to_json() | {"refused": str(exc)}
+    print(json.dumps(effective, indent=2))
     return 0
 
 
@@ -160,9 +186,24 @@ def run_hash_credential(user: str | None) -> int:
 
 
 def run_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from store.backup import run_backup as backup  # noqa: PLC0415
+    """The backup, recorded beside the store so that ``forget`` can list it."""
+    from store.backup import BackupError, backup_store  # noqa: PLC0415
+    from store.backup_log import record_backup  # noqa: PLC0415
 
-    return backup(settings.data_path, args.destination, overwrite=args.overwrite)
+    try:
+        report = backup_store(settings.data_path, args.destination, overwrite=args.overwrite)
+    except BackupError as exc:
+        print(f"learning-analytics backup: {exc}", file=sys.stderr)
+        return 1
+    try:
+        record_backup(settings.data_path, report.destination, report.events)
+    except OSError as exc:
+        log.warning(
+            "backup.not_recorded",
+            extra={"error": str(exc), "why": "forget cannot list this backup"},
+        )
+    print(json.dumps(report.to_json(), indent=2))
+    return 0
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -174,6 +215,19 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 def run_serve(settings: Settings) -> int:
     from actors.service import serve  # noqa: PLC0415 - keeps `config` and `--help` light
 
+    try:
+        check_access(settings)  # before anything listens
+    except SettingsError as exc:
+        print(f"learning-analytics: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.retention_days is not None:
+        log.warning(
+            "retention.not_running",
+            extra={
+                "retention_days": settings.retention_days,
+                "why": "the background retention task is not built yet: nothing is erased",
+            },
+        )
     try:
         lost = trio.run(lambda: serve(settings, handle_signals=True))
     except KeyboardInterrupt:
@@ -206,6 +260,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "import-legacy": run_import,
     "export-events": run_export_events,
     "export-legacy": run_export_legacy,
+    "forget": run_forget,
+    "export-user": run_export_user,
 }
 
 

@@ -11,7 +11,10 @@ invalidating the hashes already deployed. Checking a secret costs one scrypt
 often (every ``addLog``) remember what they verified (``web.auth``).
 
 Researchers' credentials are a file of ``user:hash`` lines (``#`` comments
-and blank lines allowed), read at start-up.
+and blank lines allowed), read at start-up. The access secret file is the
+exception: HS256 verifies a token with the secret itself, so it holds the
+secrets, one per line, and lives outside the settings (a file only the
+service's user reads).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "hash_secret",
     "load_researchers",
     "parse_researchers",
+    "read_secret_file",
 ]
 
 # 2**14 x 8 = 16 MB per check: OWASP's floor for scrypt. The secrets checked
@@ -132,3 +136,20 @@ def load_researchers(path: Path) -> dict[str, CredentialHash]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CredentialError(f"cannot read {path}: {exc.__class__.__name__}") from None
     return parse_researchers(text)
+
+
+def read_secret_file(path: Path) -> tuple[bytes, ...]:
+    """The HS256 secrets of ``path``: one per line (two during a rotation), blanks ignored.
+
+    Raises ``CredentialError`` naming the file (never its content) if it
+    cannot be read or holds no secret.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CredentialError(f"cannot read {path}: {why or exc}") from None
+    found = tuple(line.strip().encode() for line in text.splitlines() if line.strip())
+    if not found:
+        raise CredentialError(f"{path} holds no secret (one per line)")
+    return found

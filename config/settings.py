@@ -8,6 +8,7 @@ new setting reads ``LA_<NAME>`` (for example ``LA_WORKERS=4``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 import cattrs
 
-from config.credentials import CredentialError, CredentialHash, load_researchers
+from config.credentials import (
+    CredentialError,
+    CredentialHash,
+    load_researchers,
+    read_secret_file,
+)
 
 # Old variable names that deployments already set.
 LEGACY_ENV = {"connect": "LOG_URL", "data_path": "DATA_PATH", "comparison_graphs": "COMP_PATH"}
@@ -24,6 +30,14 @@ LEGACY_ENV = {"connect": "LOG_URL", "data_path": "DATA_PATH", "comparison_graphs
 
 class SettingsError(ValueError):
     """An invalid setting; the message names it and where it came from."""
+
+
+class AccessControl(StrEnum):
+    """``--access-control``: ``auto`` is off when every listener binds loopback, else on."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
 
 
 def _address(_: Any, attribute: attrs.Attribute, value: str | None) -> None:
@@ -88,6 +102,14 @@ def _researchers_file(_: Any, attribute: attrs.Attribute, value: Path | None) ->
         try:
             load_researchers(value)
         except CredentialError as exc:
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+
+def _secret_file(_: Any, attribute: attrs.Attribute, value: Path | None) -> None:
+    if value is not None:
+        try:
+            read_secret_file(value)
+        except ValueError as exc:  # the message never echoes the file's content
             raise ValueError(f"{attribute.name}: {exc}") from None
 
 
@@ -188,6 +210,21 @@ class Settings:
     # A returning relay is answered within about this long; a dead one costs one
     # refused connect per stream per period, which is nothing.
     relay_backoff_max_s: float = attrs.field(default=1.0, validator=_positive)
+    # Access control (issue 15; config.access decides and checks, SECURITY.md).
+    access_control: AccessControl = AccessControl.AUTO
+    # Serve beyond loopback with access control off: everyone who reaches the port.
+    insecure_open: bool = False
+    # HS256 secrets of the booking system's and persons' tokens, one per line.
+    access_secret_file: Path | None = attrs.field(default=None, validator=_secret_file)
+    # v2 reads need a Bearer JWT or ?token= (clients that can send one).
+    require_read_token: bool = False
+    # The audit stream (forget, export, downloads, refused credentials) to this
+    # file as JSON lines; unset: in the main log.
+    audit_log: Path | None = None
+    # Raw events older than this many days are erased (off: they are research data).
+    retention_days: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_at_least(1))
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.idle_close_s <= self.ping_interval_s:
@@ -219,7 +256,22 @@ def _converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_structure_hook(Path, lambda value, _: Path(value))
     converter.register_structure_hook_func(lambda cls: cls == tuple[str, ...], _url_list)
+    converter.register_structure_hook(bool, _flag)
     return converter
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def _flag(value: Any, _: type) -> bool:
+    """A flag given (True) or a variable's word; ``bool("false")`` would be True."""
+    if type(value) is bool:
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"expected one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}")
 
 
 def _url_list(value: str | Sequence[str], _: type) -> tuple[str, ...]:
@@ -256,6 +308,7 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str]:
 NONE_WHEN_EMPTY = frozenset(
     {"listen", "http_listen", "comparison_graphs", "public_url", "public_ws_url"}
     | {"ui_credential_hash", "researchers_file"}
+    | {"access_secret_file", "audit_log", "retention_days"}
 )
 
 
@@ -306,6 +359,8 @@ def describe(settings: Settings) -> dict[str, Any]:
         "data_path": str(settings.data_path),
         "comparison_graphs": _path_or_none(settings.comparison_graphs),
         "researchers_file": _path_or_none(settings.researchers_file),
+        "access_secret_file": _path_or_none(settings.access_secret_file),
+        "audit_log": _path_or_none(settings.audit_log),
         "ui_credential_hash": "(set)" if settings.ui_credential_hash else None,
     }
 

@@ -8,8 +8,11 @@ payloads above DEBUG.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
@@ -70,3 +73,30 @@ def configure_logging(level: str = "INFO", *, stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class _OwnFile(logging.handlers.WatchedFileHandler):
+    """A stream's own file; reopened when logrotate moves it."""
+
+
+def send_to_file(logger_name: str, path: Path | None) -> None:
+    """Lines of ``logger_name`` (at INFO and above, whatever the main level) to ``path``.
+
+    JSON lines, created ``0o640``, and no longer in the main log; ``path``
+    None keeps them in the main log. Used for the audit stream
+    (``--audit-log``). Raises ``OSError`` if the file cannot be opened.
+    """
+    logger = logging.getLogger(logger_name)
+    for handler in [h for h in logger.handlers if isinstance(h, _OwnFile)]:
+        logger.removeHandler(handler)
+        handler.close()
+    # Its own level: an audit line is kept even when the main log says WARNING.
+    logger.setLevel(logging.INFO)
+    if path is None:
+        logger.propagate = True
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+    handler = _OwnFile(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False

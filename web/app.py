@@ -1,8 +1,9 @@
 """The one HTTP application: the ops routes and the v2 API on Starlette, behind the edge.
 
 ``build_app`` is called once at start-up by the wiring (``actors.service``)
-with a view of the service and, once the actors implement it, the v2
-backend. Every error a handler raises becomes a JSON error object here;
+with a view of the service, the access kit (``web.access.open_access``: None
+when access control is off) and, once the actors implement them, the v2
+backend and the forgetter. Every error a handler raises becomes a JSON error object here;
 what escapes is the edge's last-resort 500 (``web.edge``).
 """
 
@@ -20,8 +21,11 @@ from starlette.types import ASGIApp
 from config.credentials import CredentialHash, load_researchers
 from config.settings import Settings
 from messages import DecodeError, ErrorCode
+from web.access import AccessKit
+from web.admin import AdminRoutes, Forgetter
 from web.auth import SCRYPT_AT_ONCE, Researchers, UiCredential
 from web.edge import Edge
+from web.gate import Gate
 from web.ops import HubLocator, OpsRoutes, OpsView, is_loopback
 from web.replies import ApiError, ClientGoneError, error_reply
 from web.v2 import NotFoundError, OverloadedError, V2Backend, V2Routes
@@ -29,8 +33,17 @@ from web.v2 import NotFoundError, OverloadedError, V2Backend, V2Routes
 log = logging.getLogger(__name__)
 
 
-def build_app(service: OpsView, settings: Settings, backend: V2Backend | None = None) -> ASGIApp:
+def build_app(
+    service: OpsView,
+    settings: Settings,
+    backend: V2Backend | None = None,
+    *,
+    access: AccessKit | None = None,
+    forgetter: Forgetter | None = None,
+) -> ASGIApp:
     """The ASGI app of ``--http-listen``. Reads the researchers file (start-up only).
+
+    ``access`` None: access control is off (``web.gate`` says what that leaves open).
 
     Raises ``config.credentials.CredentialError`` if the credentials cannot be read.
     """
@@ -41,11 +54,13 @@ def build_app(service: OpsView, settings: Settings, backend: V2Backend | None = 
     researchers = Researchers(
         {} if researchers_file is None else load_researchers(researchers_file), scrypt
     )
-    _warn_about_open_doors(settings, ui)
+    _warn_about_open_doors(settings, ui, access)
+    gate = Gate(access, ui, researchers)
     # Routes are tried in order: the v2 API (addLog the busiest) before ops.
     routes = [
-        *V2Routes(backend, ui, researchers).routes(),
-        *OpsRoutes(service, HubLocator.from_settings(settings)).routes(),
+        *V2Routes(backend, gate).routes(),
+        *OpsRoutes(service, HubLocator.from_settings(settings), access).routes(),
+        *AdminRoutes(forgetter, gate).routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     # "/x/" is not "/x": no redirect (a POST would not follow it anyway).
@@ -53,9 +68,18 @@ def build_app(service: OpsView, settings: Settings, backend: V2Backend | None = 
     return Edge(app, settings.allowed_origins)
 
 
-def _warn_about_open_doors(settings: Settings, ui: UiCredential) -> None:
+def _warn_about_open_doors(settings: Settings, ui: UiCredential, access: AccessKit | None) -> None:
     address = settings.http_address
-    if address is not None and not ui.required and not is_loopback(address[0]):
+    if access is not None and not ui.required:
+        log.warning(
+            "http.ui_credential_unset",
+            extra={
+                "why": "access control is on and no UI credential is set: addLog and "
+                "submitUserFeedback take a person's Bearer token only",
+                "fix": "set LA_UI_CREDENTIAL_HASH for the lab UIs (hash-credential)",
+            },
+        )
+    elif address is not None and not ui.required and not is_loopback(address[0]):
         log.warning(
             "http.addlog_open",
             extra={

@@ -8,6 +8,11 @@
   ``{"uri": "<hub>/<stream>"}`` so that the deployed dashboards, which only
   know that handshake, work against the hub with no relay in between
   (PROTOCOL.md, "Relay-style access"). Its preflight is the edge's (``web.edge``).
+  With access control on, the booking system's token in ``Authorization``
+  is verified (``access.tokens``: signature, times, ``aud``, ``topic`` =
+  the stream, ``prefix``, scopes) and the URI carries a single-use code for
+  its grant (``?code=``, from the ``CodeBook`` the hub redeems); a bad token
+  is ``401`` and audited.
 
 The hub's address comes from configuration only (``HubLocator``), never
 from the request's ``Host`` header, which the client chooses (issue 12).
@@ -15,7 +20,6 @@ from the request's ``Host`` header, which the client chooses (issue 12).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Sequence
@@ -28,9 +32,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from access.tokens import TokenError
+from config.access import is_loopback
 from config.settings import Settings
 from messages import ErrorCode
 from telemetry.metrics import ServiceView, StreamView
+from web.access import AccessKit, refuse
 from web.replies import ApiError, json_reply
 
 log = logging.getLogger(__name__)
@@ -120,24 +127,22 @@ def ws_base(public_url: str) -> str:
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["HubLocator", "OpsRoutes", "OpsView", "is_loopback", "ws_base"]
 
 
 ALIVE = b'{"alive":true}'
 
 
 class OpsRoutes:
-    """The ops routes over ``service``; ``hub`` says where the access handshake points."""
+    """The ops routes over ``service``; ``hub`` says where the access handshake points.
 
-    def __init__(self, service: OpsView, hub: HubLocator) -> None:
+    ``access`` None: access control is off and the handshake checks nothing.
+    """
+
+    def __init__(self, service: OpsView, hub: HubLocator, access: AccessKit | None = None) -> None:
         self._service = service
         self._hub = hub
+        self._access = access
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -172,11 +177,17 @@ class OpsRoutes:
         return Response(self._service.render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     async def access(self, request: Request) -> Response:
-        # Any Authorization is accepted and never logged (PROTOCOL.md: planned).
+        # Authorization is never logged; with access control off, any is accepted.
         stream = request.path_params["stream"]
         if not STREAM_NAME.fullmatch(stream):
             raise ApiError(404, ErrorCode.INVALID_MESSAGE, "not a stream name")
         uri = self._hub.uri(stream, self._service.hub_port)
         if uri is None:
             raise ApiError(503, ErrorCode.INTERNAL_ERROR, "no WebSocket hub is listening")
-        return json_reply({"uri": uri})
+        if self._access is None:
+            return json_reply({"uri": uri})
+        try:
+            grant = self._access.verifier.stream_grant(request.headers.get("authorization"), stream)
+        except TokenError as exc:
+            raise refuse(request, "session", 401, str(exc)) from None
+        return json_reply({"uri": f"{uri}?code={self._access.codes.issue(grant)}"})

@@ -5,16 +5,15 @@ What the lab UIs and the v2 dashboard call, under
     lh = /analytics/logging/api/v1      addLog, verbs/<name>, download-logs
     th = /analytics/taskcompare/api/v1  the seven reads, submitUserFeedback
 
-This module owns the HTTP part only: who is asking (the query's identity,
-the credentials), how much they may send (64 KiB, read with a running
-limit), and how answers and errors look. What a statement means, the
+This module owns the HTTP part only: who is asking (the query's identity;
+the credentials and tokens are ``web.gate``'s), how much they may send
+(64 KiB, read with a running limit), and how answers and errors look. What a statement means, the
 analytics and durability are the backend's (``V2Backend``, implemented by
 the actors), reached through four calls.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from typing import Any, Protocol
@@ -23,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from access.audit import audit
 from messages import ErrorCode
-from web.auth import Researchers, UiCredential
+from web.access import peer
+from web.gate import Gate, without_token
 from web.query import Identity, parse_query
 from web.replies import ApiError, json_reply, read_body
 from web.zipstream import zip_lines
-
-log = logging.getLogger(__name__)
 
 LOGGING = "/analytics/logging/api/v1"
 TASKCOMPARE = "/analytics/taskcompare/api/v1"
@@ -93,12 +92,9 @@ class V2Backend(Protocol):
 class V2Routes:
     """The v2 routes; ``backend`` None answers 503 where one is needed (not wired yet)."""
 
-    def __init__(
-        self, backend: V2Backend | None, ui: UiCredential, researchers: Researchers
-    ) -> None:
+    def __init__(self, backend: V2Backend | None, gate: Gate) -> None:
         self._backend = backend
-        self._ui = ui
-        self._researchers = researchers
+        self._gate = gate
 
     def routes(self) -> list[BaseRoute]:
         reads = [
@@ -120,8 +116,9 @@ class V2Routes:
         return self._backend
 
     async def add_log(self, request: Request) -> Response:
-        await self._ui.check(request)  # 401 before a byte of the body is read
+        grant = await self._gate.writer(request, "addLog")  # 401 before the body is read
         identity = Identity.from_query(parse_query(request.scope["query_string"]))
+        self._gate.same_user(request, "addLog", grant, identity)
         body = await read_body(request)
         await self.backend.add_statement(identity, body)
         return Response(STORED, media_type="application/json")
@@ -133,9 +130,9 @@ class V2Routes:
         return json_reply({"name": name})
 
     async def download_logs(self, request: Request) -> Response:
-        researcher = await self._researchers.check(request)
+        who = await self._gate.downloader(request, "download-logs")
         lines = self.backend.iter_log_lines()
-        log.info("http.download_logs", extra={"researcher": researcher})
+        audit("download_logs", who=who, outcome="started", peer=peer(request))
         return StreamingResponse(
             zip_lines(lines),
             media_type="application/zip",
@@ -149,11 +146,14 @@ class V2Routes:
     async def read(self, endpoint: str, request: Request) -> Response:
         params = parse_query(request.scope["query_string"])
         identity = Identity.from_query(params)
-        return json_reply(await self.backend.read(endpoint, identity, params))
+        self._gate.reader(request, endpoint, params, identity)
+        return json_reply(await self.backend.read(endpoint, identity, without_token(params)))
 
     async def submit_feedback(self, request: Request) -> Response:
-        # The dashboard sends ``Authorization: ''``: no credential is asked here.
+        # Open with access control off: the dashboard sends ``Authorization: ''``.
+        grant = await self._gate.writer(request, "submitUserFeedback")
         identity = Identity.from_query(parse_query(request.scope["query_string"]))
+        self._gate.same_user(request, "submitUserFeedback", grant, identity)
         body = await read_body(request)
         await self.backend.submit_feedback(identity, body)
         return Response(STORED, media_type="application/json")
