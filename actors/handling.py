@@ -14,12 +14,14 @@ from collections.abc import Callable
 
 import trio
 
+from actors.asks import V2Read
 from actors.lines import Delivery
+from actors.outbox import Outbox
 from actors.pool import Job
 from actors.residents import Residents
 from actors.session import UserSession
 from actors.writer import StoreWriter
-from messages import DecodeError, ErrorCode, ErrorReply, Event, Request, encode
+from messages import DecodeError, ErrorCode, ErrorReply, Event, Request, V2Event, encode
 from store import EventRow, JsonText, UnstorableEvent, encode_payload
 from telemetry.metrics import Metrics
 
@@ -53,12 +55,16 @@ class Handler:
         self._residents.touch(session, trio.current_time())
         message = delivery.message
         try:
-            if payload is None:
+            if isinstance(message, V2Read):
+                assert delivery.receipt is not None
+                progress = session.progress.courses.get((message.exp, message.course))
+                delivery.receipt.read(None if progress is None else progress.v2_snapshot())
+            elif payload is None:
                 assert isinstance(message, Request)
                 self._metrics.request[type(message.payload)].inc()
                 self._ask(session, message, delivery)
             else:
-                assert isinstance(message, Event)
+                assert isinstance(message, Event | V2Event)
                 self._metrics.event[message.TYPE].inc()
                 # Stored first: an event is kept even if applying it fails.
                 session.last_seq = self._writer.append(row_maker(delivery, payload))
@@ -93,21 +99,26 @@ class Handler:
         self._residents.dropped(session)
         self._writer.forget(session)
         self.recovering[session.user] = session.last_seq
-        if isinstance(delivery.message, Request):
+        if isinstance(delivery.message, Request | V2Read):
             self.refuse(
                 delivery, ErrorCode.INTERNAL_ERROR, "this request failed; the error is logged"
             )
 
     def refuse(self, delivery: Delivery, code: ErrorCode, message: str) -> None:
+        """Answer a request (or an HTTP read) that cannot be served with an error."""
+        if delivery.receipt is not None:
+            delivery.receipt.failed(message)
+            return
         request = delivery.message
         assert isinstance(request, Request)
+        assert isinstance(delivery.outbox, Outbox)
         reply = encode(ErrorReply(code, message, user=request.user, id=request.id))
         delivery.outbox.put(reply, reserved=delivery.reserved > 0)
         delivery.outbox.release(delivery.reserved - 1)
         self._metrics.error_reply[code].inc()
 
 
-def encode_event(message: Event) -> JsonText:
+def encode_event(message: Event | V2Event) -> JsonText:
     """An event's payload as the store will keep it; ``DecodeError`` if it cannot be.
 
     Checked when the event is read, before it is applied or held: a payload
@@ -127,8 +138,18 @@ def encode_event(message: Event) -> JsonText:
 
 
 def row_maker(delivery: Delivery, payload: JsonText) -> Callable[[int], EventRow]:
+    """The row of ``delivery``'s event once it has a number; an HTTP writer learns the number."""
     message = delivery.message
-    assert not isinstance(message, Request)
-    return lambda seq: EventRow.of(
-        seq, message, hardware=delivery.hardware, received_ms=delivery.received_ms, payload=payload
-    )
+    assert not isinstance(message, Request | V2Read)
+    receipt = delivery.receipt
+
+    def row(seq: int) -> EventRow:
+        made = EventRow.of(
+            seq, message, hardware=delivery.hardware, received_ms=delivery.received_ms,
+            payload=payload,
+        )  # fmt: skip
+        if receipt is not None:
+            receipt.stored(seq)
+        return made
+
+    return row

@@ -16,9 +16,10 @@ from collections import deque
 import attrs
 import trio
 
+from actors.asks import HttpClient, Receipt, V2Read
 from actors.outbox import Outbox
 from actors.session import UserSession
-from messages import InboundMessage
+from messages import InboundMessage, V2Event
 from store import ROW_OVERHEAD_BYTES, JsonText
 
 # What a held request costs in memory, about (the message and its delivery).
@@ -29,12 +30,13 @@ REQUEST_BYTES = 1024
 class Delivery:
     """A decoded message on its way to its user's session, and where replies go."""
 
-    message: InboundMessage
-    outbox: Outbox
+    message: InboundMessage | V2Event | V2Read
+    outbox: Outbox | HttpClient  # where replies go; who asks, for fairness
     received_ms: int  # wall clock, stored with the event
     received_at: float  # trio clock, for latency
     reserved: int = 0  # outbox places held for a request's replies
     hardware: str | None = None  # the message's, else the stream's (hub path, relay stream)
+    receipt: Receipt | None = None  # an HTTP request waiting for its seq or snapshot
 
 
 @attrs.define(eq=False)
@@ -46,7 +48,7 @@ class Source:
     waits for changes.
     """
 
-    outbox: Outbox
+    outbox: Outbox | HttpClient
     held: int = 0
     held_bytes: int = 0
     loading: int = 0

@@ -24,6 +24,7 @@ import logging
 
 import trio
 
+from actors.asks import HttpClient, V2Read
 from actors.handling import Handler, encode_event, row_maker
 from actors.lines import Delivery, Held, Line, LoadQueue, Source
 from actors.outbox import Outbox
@@ -154,7 +155,7 @@ class Router:
         if self._closed.is_set():
             raise trio.ClosedResourceError("the service is stopping")
         message = delivery.message
-        payload = None if isinstance(message, Request) else encode_event(message)
+        payload = None if isinstance(message, Request | V2Read) else encode_event(message)
         user = message.user
         while True:
             line = self._lines.get(user)
@@ -184,7 +185,7 @@ class Router:
         """Room for an event that jumps no line (nobody waits for room before it)."""
         return self.stopping or (self._writer.has_room and not self._blocked)
 
-    def _source(self, outbox: Outbox) -> Source:
+    def _source(self, outbox: Outbox | HttpClient) -> Source:
         source = self._sources.get(outbox)
         if source is None:
             source = self._sources[outbox] = Source(outbox)

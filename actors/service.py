@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import trio
@@ -28,8 +29,10 @@ from actors.hub import Hub, HubLimits
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
 from actors.router import Router
+from actors.v2backend import V2Backend
 from actors.writer import StoreWriter, WriterLimits
 from analytics.replies import Replier
+from analytics.v2_replies import V2Replier
 from config.settings import Settings
 from courses import Catalog, load_catalog
 from legacy import LegacyFileError, has_legacy_files, scan_legacy
@@ -270,7 +273,13 @@ async def _start_listeners(
 async def _start_web(service: Service, nursery: trio.Nursery) -> None:
     settings = service.settings
     if settings.http_listen is not None:
-        app = build_app(service, settings, access=service.access)
+        replier = V2Replier(
+            service.catalog,
+            tz=ZoneInfo(settings.time_zone),
+            threshold=settings.completion_threshold,
+        )
+        backend = V2Backend(service.router, service.writer, replier, settings.data_path)
+        app = build_app(service, settings, backend, access=service.access)
         service.http_port = await nursery.start(
             partial(
                 serve_web,

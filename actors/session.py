@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-import orjson
 import trio
 
-from analytics.progress import StudentProgress
+from analytics.progress import StudentProgress, stored_message
 from courses import Catalog
-from messages import DecodeError, Event, LogEvent, Request, decode
+from messages import DecodeError, Event, LogEvent, V2Event
 from store import (
     ALL_COURSES,
     NEVER_REPLAY,
@@ -61,7 +60,7 @@ class UserSession:
         self.unknown: set[tuple[str, str]] = set()
         self.bytes = self.estimate()  # about what it holds; kept up to date by ``apply``
 
-    def apply(self, event: Event, hardware: str | None = None) -> None:
+    def apply(self, event: Event | V2Event, hardware: str | None = None) -> None:
         """Apply one event in arrival order (``StudentProgress.apply``), noting unknown courses."""
         progress = self.progress
         courses = len(progress.courses)
@@ -127,7 +126,7 @@ def load_session(
     # Whether the rows on disk describe this state exactly; else it is saved again.
     exact = stored.rest > 0 or not rows
     for (exp, course), row in rows.items():
-        defined = catalog.course(exp, course) is not None
+        defined = catalog.resolve(exp, course) is not None  # v2 keys may be aliases
         if not defined:
             if not is_marker(row.record):
                 problems.append(f"{exp}-{course}: the course is no longer defined")
@@ -180,19 +179,9 @@ async def replay_tail(
 
 
 def _replay(session: UserSession, event: EventRow) -> list[str]:
-    frame = {
-        "user": event.user,
-        "t": event.t,
-        "type": event.type,
-        "exp": event.exp,
-        "course": event.course,
-        "payload": event.payload,
-    }
-    if event.hardware is not None:
-        frame["hardware"] = event.hardware
     try:
-        message = decode(orjson.dumps(frame))
-        if not isinstance(message, Request):
+        message = stored_message(event)
+        if message is not None:
             session.apply(message)
     except (DecodeError, ValueError, KeyError, TypeError) as exc:
         return [f"event {event.seq} skipped on replay: {exc}"]

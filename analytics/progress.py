@@ -30,21 +30,26 @@ from analytics.transitions import TransitionCounter, UiEvent
 from analytics.v2_session import V2Session, V2Snapshot
 from courses import Catalog, Course
 from messages import (
+    NULL_USERNAME,
+    V2_EVENT_CLASSES,
     AffectiveState,
     AnalyticsEvent,
     Event,
     LogEvent,
     Request,
     Statement,
+    StatementEvent,
     UserFeedback,
+    UserFeedbackEvent,
+    V2Event,
     decode,
     decode_statement,
     decode_user_feedback,
 )
 
 # The ``type`` of a stored v2 row (a v1 frame's is its own: analytics, log, feedback).
-STATEMENT_TYPE: Final = "statement"
-USER_FEEDBACK_TYPE: Final = "user_feedback"
+STATEMENT_TYPE: Final = StatementEvent.TYPE
+USER_FEEDBACK_TYPE: Final = UserFeedbackEvent.TYPE
 
 
 class StoredEvent(Protocol):
@@ -192,12 +197,14 @@ class StudentProgress:
         self._catalog = catalog
         self.courses: dict[tuple[str, str], CourseProgress] = {}
 
-    def apply(self, event: Event, hardware: str | None = None) -> CourseProgress | None:
+    def apply(self, event: Event | V2Event, hardware: str | None = None) -> CourseProgress | None:
         """Apply one event in arrival order; returns the progress it changed, if any.
 
         ``hardware`` stands in for the event's when it names none (hub mode:
         the connection's stream).
         """
+        if isinstance(event, V2_EVENT_CLASSES):
+            return self.apply_v2(event.exp, event.course, event.payload)
         if isinstance(event, LogEvent):
             return None  # interaction logs never enter the graph (PROTOCOL.md)
         progress = self.course(event.exp, event.course)
@@ -220,6 +227,8 @@ class StudentProgress:
         The progress is kept under the code as sent, like every stored row of
         it, so a snapshot covers exactly the rows of its key.
         """
+        if self.user == NULL_USERNAME:
+            return None  # a browser without a user name: research data, never a graph
         progress = self._resolved(exp, code)
         if progress is None:
             return None
@@ -239,36 +248,17 @@ class StudentProgress:
         return progress
 
     def replay(self, stored: StoredEvent) -> None:
-        """Apply an event as it was stored (by a session, an import or a v2 route).
-
-        Raises ``DecodeError`` (or ``ValueError``) for a row that no longer
-        decodes; a request is never stored, so it is never replayed.
-        """
-        if stored.type == STATEMENT_TYPE:
-            self.apply_v2(stored.exp, stored.course, decode_statement(orjson.dumps(stored.payload)))
-            return
-        if stored.type == USER_FEEDBACK_TYPE:
-            body = orjson.dumps(stored.payload)
-            self.apply_v2(stored.exp, stored.course, decode_user_feedback(body))
-            return
-        frame = {
-            "user": stored.user,
-            "t": stored.t,
-            "type": stored.type,
-            "exp": stored.exp,
-            "course": stored.course,
-            "payload": stored.payload,
-        }
-        if stored.hardware is not None:
-            frame["hardware"] = stored.hardware
-        message = decode(orjson.dumps(frame))
-        if not isinstance(message, Request):
+        """Apply an event as it was stored (``stored_message``); raises as it does."""
+        message = stored_message(stored)
+        if message is not None:
             self.apply(message)
 
     def course(self, exp: str, course: str) -> CourseProgress | None:
         """The progress on a defined course, created empty on first use."""
         key = (exp, course)
         progress = self.courses.get(key)
+        if progress is not None and progress.course.course != course:
+            return None  # an alias, made by v2 statements: v1 frames do not know aliases
         if progress is None:
             definition = self._catalog.course(exp, course)
             if definition is None:
@@ -293,3 +283,29 @@ class StudentProgress:
             except ValueError as exc:
                 problems.append(f"{exp}-{course}: {exc}")
         return problems
+
+
+def stored_message(stored: StoredEvent) -> Event | V2Event | None:
+    """The message an event was stored from, decoded again; None for a request.
+
+    Raises ``DecodeError`` (or ``ValueError``) for a row that no longer
+    decodes, e.g. one stored before a limit was added.
+    """
+    if stored.type == STATEMENT_TYPE:
+        statement = decode_statement(orjson.dumps(stored.payload))
+        return StatementEvent(stored.user, stored.exp, stored.course, statement, stored.hardware)
+    if stored.type == USER_FEEDBACK_TYPE:
+        feedback = decode_user_feedback(orjson.dumps(stored.payload))
+        return UserFeedbackEvent(stored.user, stored.exp, stored.course, feedback, stored.t)
+    frame = {
+        "user": stored.user,
+        "t": stored.t,
+        "type": stored.type,
+        "exp": stored.exp,
+        "course": stored.course,
+        "payload": stored.payload,
+    }
+    if stored.hardware is not None:
+        frame["hardware"] = stored.hardware
+    message = decode(orjson.dumps(frame))
+    return None if isinstance(message, Request) else message

@@ -28,6 +28,7 @@ from analytics.timeline import ORDERED_ACTIONS_MAX
 from analytics.usage import session_dates_and_times
 from analytics.v2_session import V2Snapshot
 from courses import Catalog, Course
+from courses.model import DEFAULT_COMPLETION_THRESHOLD
 from messages import ErrorCode, Identity
 
 Reply = dict[str, Any]
@@ -80,8 +81,11 @@ def graph_reply(
 class V2CourseView:
     """One course as the v2 replies see it; shared by every code naming it."""
 
-    def __init__(self, course: Course) -> None:
+    def __init__(
+        self, course: Course, *, default_threshold: float = DEFAULT_COMPLETION_THRESHOLD
+    ) -> None:
         self.course = course
+        self.default_threshold = default_threshold
         self.nodes = course.nodes
         self.view = CourseView(course)
         self._node_list = [{"id": node, "label": node} for node in course.nodes]
@@ -118,7 +122,8 @@ class V2CourseView:
         # An all-zero task graph expects nothing measurable: 0, never NaN.
         sums = self._task_sums
         shares = np.divide(done, sums, out=np.zeros(len(sums)), where=sums > 0).tolist()
-        threshold = self.course.completion_threshold
+        own = self.course.completion_threshold
+        threshold = self.default_threshold if own is None else own
         return {
             "task_dissimilarity": dict(zip(names, map(float, distances), strict=True)),
             "task_completion": dict(zip(names, shares, strict=True)),
@@ -172,13 +177,24 @@ ENDPOINTS: Final = (
 class V2Replier:
     """Every v2 read reply of the catalog's courses; one per service, shared by workers.
 
-    ``tz`` is the service's time zone for session dates and times (default UTC).
+    ``tz`` is the service's time zone for session dates and times (default UTC);
+    ``threshold`` the completion from which a task counts as done, for courses
+    whose file sets none.
     """
 
-    def __init__(self, catalog: Catalog, *, tz: dt.tzinfo = dt.UTC) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        tz: dt.tzinfo = dt.UTC,
+        threshold: float = DEFAULT_COMPLETION_THRESHOLD,
+    ) -> None:
         self.catalog = catalog
         self.tz = tz
-        self._views = {key: V2CourseView(course) for key, course in catalog.courses.items()}
+        self._views = {
+            key: V2CourseView(course, default_threshold=threshold)
+            for key, course in catalog.courses.items()
+        }
         self._parts: Mapping[str, _Part] = {
             "studentGraph": lambda view, s, code: view.student_graph(s),
             "taskCompletion": V2CourseView.task_completion,

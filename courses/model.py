@@ -86,7 +86,8 @@ class Course:
         converter=_frozen_tasks, eq=attrs.cmp_using(eq=_same_tasks), hash=False, repr=_tasks_repr
     )
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    completion_threshold: float = DEFAULT_COMPLETION_THRESHOLD
+    # None: the service's setting (LA_COMPLETION_THRESHOLD, default 0.8).
+    completion_threshold: float | None = None
     _stacked: np.ndarray = attrs.field(init=False, eq=False, hash=False, repr=False)
     _node_index: Mapping[str, int] = attrs.field(init=False, eq=False, hash=False, repr=False)
 

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import attrs
 import numpy as np
 
-from courses.model import DEFAULT_COMPLETION_THRESHOLD, Course, CourseError, Vertex
+from courses.model import Course, CourseError, Vertex
 
 # Every field of a course file; "about" is free text for people and is not kept.
 REQUIRED_FIELDS = (
@@ -199,7 +199,7 @@ def _full_task(check: _Checker, value: object, tasks: Mapping[str, Any]) -> str 
 
 def _threshold(check: _Checker, value: object) -> float:
     if value is None:
-        return DEFAULT_COMPLETION_THRESHOLD
+        return None
     threshold = check.number(value, "completion_threshold")
     if not 0 < threshold <= 1:
         check.fail("completion_threshold", f"{value!r} is not a share in (0, 1]")

@@ -78,6 +78,12 @@ from messages.user_feedback import (
     UserFeedback,
     decode_user_feedback,
 )
+from messages.v2_events import (
+    V2_EVENT_CLASSES,
+    StatementEvent,
+    UserFeedbackEvent,
+    V2Event,
+)
 
 __all__ = [
     "ABSENT",
@@ -89,6 +95,7 @@ __all__ = [
     "NULL_USERNAME",
     "REQUEST_CONTENTS",
     "REQUEST_PAYLOAD_CLASSES",
+    "V2_EVENT_CLASSES",
     "Absent",
     "AffectiveState",
     "AllFeedbackRequest",
@@ -116,6 +123,7 @@ __all__ = [
     "Request",
     "RequestPayload",
     "Statement",
+    "StatementEvent",
     "StudentGraphReply",
     "StudentGraphRequest",
     "TaskFeedbackReply",
@@ -125,6 +133,8 @@ __all__ = [
     "UserCompletion",
     "UserDifficulty",
     "UserFeedback",
+    "UserFeedbackEvent",
+    "V2Event",
     "check_course",
     "check_exp",
     "check_graph_name",

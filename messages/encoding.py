@@ -13,6 +13,7 @@ from messages.converter import CONVERTER
 from messages.errors import DecodeError
 from messages.inbound import InboundMessage
 from messages.outbound import ErrorReply, OutboundMessage
+from messages.v2_events import V2_EVENT_CLASSES, V2Event, v2_payload_json
 
 _DUMPS_OPTIONS: Final = orjson.OPT_SERIALIZE_NUMPY
 
@@ -43,7 +44,7 @@ def encode_error(error: DecodeError) -> str:
     return encode(ErrorReply.from_decode_error(error))
 
 
-def payload_json(msg: InboundMessage) -> dict[str, Any]:
+def payload_json(msg: InboundMessage | V2Event) -> dict[str, Any]:
     """The message's payload as it came: what the store keeps.
 
     Known fields first, then the unknown keys from ``extra``; an absent
@@ -52,6 +53,8 @@ def payload_json(msg: InboundMessage) -> dict[str, Any]:
     ``{"content": ..., <fields that are not None>}``. Nested values are
     shared with the message, not copied.
     """
+    if isinstance(msg, V2_EVENT_CLASSES):
+        return dict(v2_payload_json(msg))
     event_payload_json = EVENT_PAYLOAD_JSON.get(type(msg.payload))
     if event_payload_json is not None:
         return event_payload_json(msg.payload)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from messages import EVENT_CLASSES, REQUEST_PAYLOAD_CLASSES, ErrorCode
+from messages import EVENT_CLASSES, REQUEST_PAYLOAD_CLASSES, V2_EVENT_CLASSES, ErrorCode
 
 
 class StreamView(Protocol):
@@ -119,7 +119,9 @@ class Metrics:
 
         # Label children made once: ``labels()`` per event costs a dict of tuples.
         contents = {cls: cls.CONTENT for cls in REQUEST_PAYLOAD_CLASSES}
-        self.event = {cls.TYPE: self.events.labels(cls.TYPE) for cls in EVENT_CLASSES}
+        self.event = {
+            cls.TYPE: self.events.labels(cls.TYPE) for cls in (*EVENT_CLASSES, *V2_EVENT_CLASSES)
+        }
         self.request = {cls: self.requests.labels(name) for cls, name in contents.items()}
         self.latency = {cls: self.request_latency.labels(name) for cls, name in contents.items()}
         self.error_reply = {code: self.error_replies.labels(code.value) for code in ErrorCode}

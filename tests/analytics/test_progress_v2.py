@@ -133,3 +133,13 @@ def test_an_unknown_course_keeps_no_state():
     progress = StudentProgress("ana", CATALOG)
     assert progress.apply_v2("spinner", "ed9", click(1, "speed_ramp")) is None
     assert progress.courses == {}
+
+
+def test_a_v1_frame_never_counts_under_an_alias():
+    progress = StudentProgress("ana", CATALOG)
+    progress.apply_v2("spinner", "ed1", click(10, "speed_ramp"))
+    frame = AnalyticsEvent(
+        user="ana", t=1, exp="spinner", course="ed1", payload=AnalyticsPayload("voltage")
+    )
+    assert progress.apply(frame) is None
+    assert progress.courses["spinner", "ed1"].snapshot().matrix.sum() == 0

@@ -283,6 +283,16 @@ def test_the_completion_threshold_is_a_course_setting():
     ]
 
 
+def test_a_course_without_its_own_threshold_takes_the_services():
+    replier = V2Replier(CATALOG, threshold=0.3)
+    session = session_of(*(click(k * 10_000, "position_step") for k in range(6)))
+    decision = replier.answer("taskCompletion", ANA, session.snapshot()).body["task_decision"]
+    assert decision["spinner-ed1-1-ext"]  # 5/13 = 0.38 >= 0.3
+    assert not REPLIER.answer("taskCompletion", ANA, session.snapshot()).body["task_decision"][
+        "spinner-ed1-1-ext"
+    ]  # 0.38 < 0.8
+
+
 # --- Lab kinds with no task graphs ------------------------------------------------------
 
 

@@ -185,7 +185,7 @@ def test_task_of_names_tasks_under_the_code_or_an_alias():
 def test_the_completion_threshold_is_a_share(tmp_path):
     data = edit(lambda d: d.__setitem__("completion_threshold", 0.5))
     assert course_from_mapping(data, source="x").completion_threshold == 0.5
-    assert course_from_mapping(base(), source="x").completion_threshold == 0.8
+    assert course_from_mapping(base(), source="x").completion_threshold is None  # the setting's
     for bad, words in ((0, "not a share in (0, 1]"), (1.5, "not a share"), ("hi", "a number")):
         message = load_error(
             tmp_path, edit(lambda d, v=bad: d.__setitem__("completion_threshold", v))
