@@ -44,12 +44,13 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def load_object(body: bytes | str) -> dict[str, Any]:
-    """Parse ``body`` as one JSON object no deeper than ``MAX_JSON_DEPTH``.
+def parse_object(body: bytes | str) -> dict[str, Any]:
+    """Parse ``body`` as one JSON object (its depth is the caller's to check).
 
     Raises:
         DecodeError: ``bad_json`` for text that is not JSON (invalid UTF-8 included),
-            ``invalid_message`` for any other value than an object, or one too deep.
+            ``invalid_message`` for any other value than an object, or text nested
+            deeper than orjson reads.
     """
     try:
         value = orjson.loads(body)
@@ -62,6 +63,12 @@ def load_object(body: bytes | str) -> dict[str, Any]:
         raise DecodeError(
             ErrorCode.INVALID_MESSAGE, ["invalid value for type, expected a JSON object @ $"]
         )
+    return value
+
+
+def load_object(body: bytes | str) -> dict[str, Any]:
+    """``parse_object``, no deeper than ``MAX_JSON_DEPTH``; raises ``DecodeError``."""
+    value = parse_object(body)
     if too_deep(value):
         raise DecodeError(ErrorCode.INVALID_MESSAGE, [TOO_DEEP])
     return value

@@ -15,10 +15,9 @@ class in one pass, so every error keeps its full path
 
 from typing import Any, Final
 
-import orjson
 from cattrs import BaseValidationError, transform_error
 
-from messages._body import ORJSON_DEPTH_WORDS, TOO_DEEP, too_deep
+from messages._body import TOO_DEEP, parse_object, too_deep
 from messages._structure import describe_problem
 from messages.converter import MESSAGE_TYPES, REQUEST_CONTENTS, STRUCTURERS, Structurer
 from messages.errors import DecodeError, ErrorCode
@@ -60,16 +59,7 @@ def decode(frame: str | bytes) -> InboundMessage:
             outside its limits. Its ``user`` and ``request_id`` are filled
             in when they could be read, for the error reply.
     """
-    try:
-        raw = orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        if ORJSON_DEPTH_WORDS in str(exc):
-            raise DecodeError(ErrorCode.INVALID_MESSAGE, [TOO_DEEP]) from None
-        raise DecodeError(ErrorCode.BAD_JSON, [f"invalid JSON, {exc} @ $"]) from None
-    if type(raw) is not dict:
-        raise DecodeError(
-            ErrorCode.INVALID_MESSAGE, ["invalid value for type, expected a JSON object @ $"]
-        )
+    raw = parse_object(frame)
     # A payload the store could not write again (orjson writes 254 levels, reads
     # 1024) is refused here, before anything is applied. Counting brackets is C
     # speed and clears every ordinary frame without walking it.

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from access.audit import audit
+from analytics.v2_replies import ENDPOINTS
 from messages import ErrorCode
 from web.access import peer
 from web.gate import Gate, without_token
@@ -32,15 +33,7 @@ from web.zipstream import zip_lines
 
 LOGGING = "/analytics/logging/api/v1"
 TASKCOMPARE = "/analytics/taskcompare/api/v1"
-READS = (
-    "studentGraph",
-    "comparisonGraph",
-    "taskCompletion",
-    "otherIndicators",
-    "taskExploration",
-    "usageStats",
-    "getUserFeedback",
-)
+READS = ENDPOINTS  # the seven reads of PROTOCOL-V2.md
 VERB_MAX_CHARS = 200
 STORED = b'{"stored":true}'
 
