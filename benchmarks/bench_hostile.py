@@ -45,17 +45,17 @@ POLL_S = 0.05
 FRESH_EVERY_S = 0.5
 REPLY_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 120.0  # an attack's set-up (16,500 idle sockets) before it is measured
-# name -> (attack, extra arguments, what it depends on beyond this branch)
-ATTACKS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "deep_frames": ("deep_frames", (), "depth limit at decode (messages), row isolation (writer)"),
-    "new_ids": ("new_ids", (), "bounded loaders with backpressure (router)"),
-    "idle_one_address": ("idle_sockets", ("--count", "1000"), ""),
-    "idle_many_addresses": ("idle_sockets", ("--count", "16500", "--addresses", "70"), ""),
-    "empty_continuations": ("empty_continuations", (), ""),
-    "feedback_strings": ("feedback_strings", (), "string limits, course-bounded tally (messages)"),
-    "looping_dashboards": ("looping_dashboards", (), ""),
-    "slow_readers": ("slow_readers", (), ""),
-    "big_events": ("big_events", (), "commit buffer bounded in bytes (writer)"),
+# name -> (attack, extra arguments)
+ATTACKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "deep_frames": ("deep_frames", ()),
+    "new_ids": ("new_ids", ()),
+    "idle_one_address": ("idle_sockets", ("--count", "1000")),
+    "idle_many_addresses": ("idle_sockets", ("--count", "16500", "--addresses", "70")),
+    "empty_continuations": ("empty_continuations", ()),
+    "feedback_strings": ("feedback_strings", ()),
+    "looping_dashboards": ("looping_dashboards", ()),
+    "slow_readers": ("slow_readers", ()),
+    "big_events": ("big_events", ()),
 }
 
 
@@ -217,7 +217,7 @@ def row(label: str, window: Window, peak_mb: float | None) -> str:
 
 
 async def run_attack(name: str, args: argparse.Namespace) -> None:
-    attack, extra, depends = ATTACKS[name]
+    attack, extra = ATTACKS[name]
     async with spawned_service("subprocess") as service:
         assert service.process is not None
         pid = service.process.pid
@@ -249,8 +249,6 @@ async def run_attack(name: str, args: argparse.Namespace) -> None:
     print("  " + row("no attack", baseline, baseline_peak))
     print("  " + row("under attack", attacked, peak))
     print(f"  exit code at stop: {service.exit_code}; events stored: {service.events_stored}")
-    if depends:
-        print(f"  depends on: {depends}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
