@@ -31,16 +31,15 @@ from analytics.v2_replies import V2Replier
 from analytics.v2_session import V2Snapshot
 from messages import (
     ErrorCode,
+    Identity,
     StatementEvent,
     UserFeedbackEvent,
     V2Event,
     decode_statement,
     decode_user_feedback,
 )
-from messages import Identity as V2Identity
 from store import EventRow, now_ms
 from store.snapshot import StoreSnapshot
-from web.query import Identity
 from web.v2 import NotFoundError, OverloadedError
 
 log = logging.getLogger(__name__)
@@ -75,26 +74,26 @@ class V2Backend:
     async def add_statement(self, identity: Identity, body: bytes) -> None:
         statement = decode_statement(body)  # DecodeError: the route's 400
         event = StatementEvent(
-            identity.user, identity.exp, identity.course, statement, statement.kit
+            identity.username, identity.hardware, identity.course, statement, statement.kit
         )
         await self._store(event)
 
     async def submit_feedback(self, identity: Identity, body: bytes) -> None:
         feedback = decode_user_feedback(body)
         await self._store(
-            UserFeedbackEvent(identity.user, identity.exp, identity.course, feedback, now_ms())
+            UserFeedbackEvent(
+                identity.username, identity.hardware, identity.course, feedback, now_ms()
+            )
         )
 
     async def read(
-        self, endpoint: str, identity: Identity, params: Mapping[str, str]
+        self, endpoint: str, identity: Identity, taskcode: str | None
     ) -> Mapping[str, Any]:
-        asked = V2Identity(identity.user, identity.course, identity.exp)
-        taskcode = params.get("taskcode")
         snapshot: V2Snapshot | None = None
-        known = self._replier.view(identity.exp, identity.course) is not None
-        if known and endpoint not in NO_STUDENT and not asked.anonymous:
+        known = self._replier.view(identity.hardware, identity.course) is not None
+        if known and endpoint not in NO_STUDENT and not identity.anonymous:
             snapshot = await self._snapshot(identity)
-        answer = self._replier.answer(endpoint, asked, snapshot, taskcode=taskcode)
+        answer = self._replier.answer(endpoint, identity, snapshot, taskcode=taskcode)
         if answer.status == 404:
             error = answer.body["error"]
             raise NotFoundError(ErrorCode(error["code"]), error["message"])
@@ -128,7 +127,8 @@ class V2Backend:
             raise OverloadedError("the store is not writing: try again later")
 
     async def _snapshot(self, identity: Identity) -> V2Snapshot | None:
-        receipt = await self._deliver(V2Read(identity.user, identity.exp, identity.course), None)
+        asked = V2Read(identity.username, identity.hardware, identity.course)
+        receipt = await self._deliver(asked, None)
         if receipt.failure is not None:
             raise OverloadedError(receipt.failure)
         return receipt.snapshot

@@ -31,10 +31,11 @@ __all__ = [
     "GRAPH_VERBS",
     "NULL_USERNAME",
     "Identity",
+    "Query",
     "Statement",
     "decode_identity",
+    "decode_query",
     "decode_statement",
-    "decode_taskcode",
     "parse_query",
 ]
 
@@ -137,26 +138,37 @@ def parse_query(query: bytes | str) -> dict[str, list[str]]:
     The clients do not URL-encode (``username=Ana María``): what is percent-encoded is
     decoded, the rest is taken as it is; ``+`` stays ``+`` (no client encodes a space
     as ``+``). Pairs are split on ``&`` only, a pair without ``=`` has the value ``""``.
-    Bytes that are not UTF-8 become lone surrogates, which no id limit accepts (they
-    are not printable), so a bad value of a key we read is refused, and of another
-    key ignored.
+    A ``%`` that is no escape stays a ``%``; escapes that decode to no UTF-8 are kept
+    as they came (``x%C3``). Bytes sent that are not UTF-8 become lone surrogates,
+    which no id limit accepts (they are not printable), so a bad value of a key we
+    read is refused, and of another key ignored.
     """
     raw = query.encode() if isinstance(query, str) else query
     params: dict[str, list[str]] = {}
     for pair in raw.split(b"&"):
         if not pair:
             continue
-        key_bytes, _, value_bytes = pair.partition(b"=")
-        key = unquote_to_bytes(key_bytes).decode("utf-8", errors="surrogateescape")
-        value = unquote_to_bytes(value_bytes).decode("utf-8", errors="surrogateescape")
-        params.setdefault(key, []).append(value)
+        key, _, value = pair.partition(b"=")
+        params.setdefault(_lenient(key), []).append(_lenient(value))
     return params
 
 
-def _one(params: Mapping[str, list[str]], key: str, read: Reader) -> str | None:
+def _lenient(sent: bytes) -> str:
+    if b"%" in sent:
+        try:
+            return unquote_to_bytes(sent).decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # an escape of no UTF-8: keep the text as it came
+    return sent.decode("utf-8", errors="surrogateescape")
+
+
+def _one(
+    params: Mapping[str, list[str]], key: str, read: Reader, *, required: bool = True
+) -> str | None:
     values = params.get(key)
     if values is None:
-        read.problem("required field missing", f"$.query.{key}")
+        if required:
+            read.problem("required field missing", f"$.query.{key}")
         return None
     if len(values) > 1:
         read.problem(f"invalid value, given {len(values)} times", f"$.query.{key}")
@@ -164,11 +176,25 @@ def _one(params: Mapping[str, list[str]], key: str, read: Reader) -> str | None:
     return values[0]
 
 
-def decode_identity(query: bytes | str) -> Identity:
-    """``username``, ``course`` and ``hardware`` from the query, each once and in limits.
+@attrs.frozen
+class Query:
+    """A v2 request's query: whose session, and the two optional keys a read may carry.
+
+    ``taskcode`` names a task graph (``comparisonGraph``); ``token`` is a read token
+    for deployments that require one, and is never passed further than the gate.
+    """
+
+    identity: Identity
+    taskcode: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
+
+
+def decode_query(query: bytes | str) -> Query:
+    """``username``, ``course`` and ``hardware`` each once and in limits; other keys ignored.
 
     Their limits are v1's: ``username`` as ``user``, ``course`` as ``course`` (empty
-    allowed: an unknown course), ``hardware`` as ``exp``. Other keys are ignored.
+    allowed: an unknown course), ``hardware`` as ``exp``. ``taskcode`` and ``token``
+    are optional, each at most once; ``taskcode`` within a graph name's limits.
 
     Raises:
         DecodeError: ``invalid_message``, one problem per missing or bad key.
@@ -179,19 +205,14 @@ def decode_identity(query: bytes | str) -> Identity:
     for key, check in _IDENTITY_CHECKS:
         value = _one(params, key, read)
         values[key] = None if value is None else read.checked(value, f"$.query.{key}", check)
+    taskcode = _one(params, "taskcode", read, required=False)
+    if taskcode is not None:
+        taskcode = read.checked(taskcode, "$.query.taskcode", check_graph_name)
+    token = _one(params, "token", read, required=False)
     read.raise_problems()
-    return Identity(**values)
+    return Query(Identity(**values), taskcode=taskcode, token=token)
 
 
-def decode_taskcode(query: bytes | str) -> str:
-    """``taskcode`` of a ``comparisonGraph`` query: a graph name (1-200 printable).
-
-    Raises:
-        DecodeError: ``invalid_message`` when it is missing, repeated or out of limits.
-    """
-    read = Reader()
-    value = _one(parse_query(query), "taskcode", read)
-    if value is not None:
-        read.checked(value, "$.query.taskcode", check_graph_name)
-    read.raise_problems()
-    return value  # type: ignore[return-value]  # None only with a problem raised
+def decode_identity(query: bytes | str) -> Identity:
+    """The identity of ``decode_query``; raises ``DecodeError`` as it does."""
+    return decode_query(query).identity

@@ -19,18 +19,13 @@ Every refusal is audited (``web.access.refuse``); nothing here logs a credential
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from starlette.requests import Request
 
 from access.grants import Grant
+from messages import Identity, Query
 from web.access import AccessKit, person, refuse, scheme, who_is
 from web.auth import Researchers, UiCredential
-from web.query import Identity
 from web.replies import ApiError
-
-# The query parameter of a read token (for clients that cannot set headers).
-TOKEN_PARAM = "token"
 
 
 class Gate:
@@ -68,25 +63,24 @@ class Gate:
         """A token's subject writes only as themself, and only with the write scope (else 403)."""
         if grant is None:
             return
-        if grant.subject != identity.user:
+        if grant.subject != identity.username:
             raise refuse(
                 request, route, 403, "the token's subject is not username", who=who_is(grant)
             )
         if not grant.may_write:
             raise refuse(request, route, 403, "the token grants no write scope", who=who_is(grant))
 
-    def reader(
-        self, request: Request, route: str, params: Mapping[str, str], identity: Identity
-    ) -> None:
-        """Returns if ``identity`` may be read; 401/403 when a read token is required and wrong."""
+    def reader(self, request: Request, route: str, query: Query) -> None:
+        """Returns if the query's user may be read; 401/403 if a read token is needed and wrong."""
         access = self._access
         if access is None or not access.require_read_token:
             return
         header = request.headers.get("authorization")
-        token = header if scheme(header) == "bearer" else params.get(TOKEN_PARAM)
+        token = header if scheme(header) == "bearer" else query.token
         grant = person(access, request, route, token)
+        identity = query.identity
         if not grant.may_read or not grant.may_read_user(
-            identity.user, identity.exp, identity.course
+            identity.username, identity.hardware, identity.course
         ):
             raise refuse(request, route, 403, "the token may not read this user", who=who_is(grant))
 
@@ -116,8 +110,3 @@ class Gate:
         if not grant.may_forget:
             raise refuse(request, route, 403, "the token's role is not admin", who=who_is(grant))
         return who_is(grant)
-
-
-def without_token(params: Mapping[str, str]) -> dict[str, str]:
-    """The query without ``token``: the backend never sees (nor logs) a credential."""
-    return {key: value for key, value in params.items() if key != TOKEN_PARAM}

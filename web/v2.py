@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Route
 
 from access.audit import audit
 from analytics.v2_replies import ENDPOINTS
-from messages import ErrorCode
+from messages import ErrorCode, Identity
 from web.access import peer
-from web.gate import Gate, without_token
-from web.query import Identity, parse_query
+from web.gate import Gate
+from web.query import read_query
 from web.replies import ApiError, json_reply, read_body
 from web.zipstream import zip_lines
 
@@ -61,11 +61,11 @@ class V2Backend(Protocol):
         """
 
     async def read(
-        self, endpoint: str, identity: Identity, params: Mapping[str, str]
+        self, endpoint: str, identity: Identity, taskcode: str | None
     ) -> Mapping[str, Any]:
         """The JSON-able reply of read ``endpoint`` (one of ``READS``) for ``identity``.
 
-        ``params`` is the whole query (``taskcode`` for ``comparisonGraph``).
+        ``taskcode`` is the query's, if any (``comparisonGraph`` reads it).
         Raises ``NotFoundError`` for an unknown course, hardware or task.
         """
         ...
@@ -110,7 +110,7 @@ class V2Routes:
 
     async def add_log(self, request: Request) -> Response:
         grant = await self._gate.writer(request, "addLog")  # 401 before the body is read
-        identity = Identity.from_query(parse_query(request.scope["query_string"]))
+        identity = read_query(request.scope["query_string"]).identity
         self._gate.same_user(request, "addLog", grant, identity)
         body = await read_body(request)
         await self.backend.add_statement(identity, body)
@@ -137,15 +137,14 @@ class V2Routes:
         )
 
     async def read(self, endpoint: str, request: Request) -> Response:
-        params = parse_query(request.scope["query_string"])
-        identity = Identity.from_query(params)
-        self._gate.reader(request, endpoint, params, identity)
-        return json_reply(await self.backend.read(endpoint, identity, without_token(params)))
+        query = read_query(request.scope["query_string"])
+        self._gate.reader(request, endpoint, query)
+        return json_reply(await self.backend.read(endpoint, query.identity, query.taskcode))
 
     async def submit_feedback(self, request: Request) -> Response:
         # Open with access control off: the dashboard sends ``Authorization: ''``.
         grant = await self._gate.writer(request, "submitUserFeedback")
-        identity = Identity.from_query(parse_query(request.scope["query_string"]))
+        identity = read_query(request.scope["query_string"]).identity
         self._gate.same_user(request, "submitUserFeedback", grant, identity)
         body = await read_body(request)
         await self.backend.submit_feedback(identity, body)

@@ -15,10 +15,11 @@ from messages import (
     DecodeError,
     ErrorCode,
     Identity,
+    Query,
     Statement,
     decode_identity,
+    decode_query,
     decode_statement,
-    decode_taskcode,
     parse_query,
 )
 from tests.conftest import golden
@@ -306,7 +307,8 @@ def test_null_is_a_user_name_that_gets_no_graph():
         ("username=a&course=c/d&hardware=h", ["must not contain '/'"]),
         ("username=a&course=c&hardware=", ["must be 1 to 64 characters long @ $.query.hardware"]),
         ("username=a%0A&course=c&hardware=h", ["printable characters only @ $.query.username"]),
-        ("username=%FF&course=c&hardware=h", ["printable characters only @ $.query.username"]),
+        # A raw byte of no UTF-8 (the escape %FF would be kept as the text "%FF").
+        (b"username=\xff&course=c&hardware=h", ["printable characters only @ $.query.username"]),
     ],
 )
 def test_a_bad_identity_names_the_key(query, expected):
@@ -320,11 +322,21 @@ def test_a_bad_identity_names_the_key(query, expected):
 
 def test_the_taskcode_comes_first_in_the_dashboard_s_query():
     query = "taskcode=spinner-ed1-1-core&username=a&course=ed1&hardware=spinner"
-    assert decode_taskcode(query) == "spinner-ed1-1-core"
-    assert decode_identity(query) == Identity("a", "ed1", "spinner")
-    for bad in ("username=a", "taskcode=", "taskcode=a&taskcode=b"):
-        with pytest.raises(DecodeError):
-            decode_taskcode(bad)
+    assert decode_query(query) == Query(
+        Identity("a", "ed1", "spinner"), taskcode="spinner-ed1-1-core"
+    )
+    identity = "&username=a&course=ed1&hardware=spinner"
+    assert decode_query(identity.lstrip("&")).taskcode is None  # a 404 for the reply
+    for bad in ("taskcode=", "taskcode=a&taskcode=b", "token=x&token=y"):
+        with pytest.raises(DecodeError) as caught:
+            decode_query(bad + identity)
+        assert len(caught.value.problems) == 1, caught.value.problems
+
+
+def test_a_read_token_is_kept_apart_and_never_shown():
+    query = decode_query("username=a&course=&hardware=spinner&token=eyJ.secret.sig")
+    assert query.token == "eyJ.secret.sig"
+    assert "secret" not in repr(query)
 
 
 def test_parse_query_keeps_every_value_in_order():

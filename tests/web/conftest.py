@@ -15,9 +15,8 @@ from starlette.types import ASGIApp
 
 from config.credentials import hash_secret
 from config.settings import Settings
-from messages import DecodeError, ErrorCode
+from messages import DecodeError, ErrorCode, Identity
 from web.app import build_app
-from web.query import Identity
 from web.v2 import NotFoundError
 
 # What a deployment's lab UIs send after "Basic " (already base64, PROTOCOL-V2.md).
@@ -68,7 +67,7 @@ class FakeBackend:
 
     statements: list[tuple[Identity, bytes]] = attrs.field(factory=list)
     feedback: list[tuple[Identity, bytes]] = attrs.field(factory=list)
-    reads: list[tuple[str, Identity, dict[str, str]]] = attrs.field(factory=list)
+    reads: list[tuple[str, Identity, str | None]] = attrs.field(factory=list)
     lines: list[bytes] = attrs.field(factory=list)
     fail_with: Exception | None = None
     durable: trio.Event | None = None  # add_statement waits for it when set
@@ -83,14 +82,14 @@ class FakeBackend:
         self.statements.append((identity, body))
 
     async def read(
-        self, endpoint: str, identity: Identity, params: Mapping[str, str]
+        self, endpoint: str, identity: Identity, taskcode: str | None
     ) -> Mapping[str, Any]:
         if self.fail_with is not None:
             raise self.fail_with
         if identity.course == "nope":
             raise NotFoundError(ErrorCode.UNKNOWN_COURSE, "no course nope for spinner")
-        self.reads.append((endpoint, identity, dict(params)))
-        return {"endpoint": endpoint, "user": identity.user}
+        self.reads.append((endpoint, identity, taskcode))
+        return {"endpoint": endpoint, "user": identity.username}
 
     async def submit_feedback(self, identity: Identity, body: bytes) -> None:
         self.feedback.append((identity, body))

@@ -10,6 +10,7 @@ import logging
 
 import pytest
 
+from messages import Identity
 from tests.access.jwts import access_settings, person_token
 from tests.web.conftest import (
     RESEARCHER,
@@ -26,7 +27,6 @@ from tests.web.conftest import (
 )
 from web.access import open_access
 from web.app import build_app
-from web.query import Identity
 
 LH = "/analytics/logging/api/v1"
 TH = "/analytics/taskcompare/api/v1"
@@ -99,9 +99,9 @@ async def test_the_ui_credential_and_a_persons_own_token_may_write(tmp_path):
         )
     assert (ui.status_code, own.status_code, feedback.status_code) == (200, 200, 200)
     assert [identity for identity, _ in backend.statements] == [
-        Identity("ana", "spinner", "cie3")
+        Identity("ana", "cie3", "spinner")
     ] * 2
-    assert backend.feedback == [(Identity("ana", "spinner", "cie3"), FEEDBACK)]
+    assert backend.feedback == [(Identity("ana", "cie3", "spinner"), FEEDBACK)]
 
 
 @pytest.mark.parametrize(
@@ -170,9 +170,7 @@ async def test_reads_stay_open_by_default(tmp_path):
     async with asgi_client(app_on(tmp_path, backend)) as http:
         reply = await http.get(f"{TH}/studentGraph?{who('ana')}")
     assert reply.status_code == 200
-    assert backend.reads == [("studentGraph", Identity("ana", "spinner", "cie3"), {
-        "username": "ana", "course": "cie3", "hardware": "spinner"
-    })]  # fmt: skip
+    assert backend.reads == [("studentGraph", Identity("ana", "cie3", "spinner"), None)]
 
 
 @pytest.mark.parametrize(
@@ -213,13 +211,7 @@ async def test_a_read_token_may_come_in_the_query_and_never_reaches_the_backend(
         reply = await http.get(f"{TH}/comparisonGraph?taskcode=ed1-01&{who('ana')}&token={token}")
         other = await http.get(f"{TH}/comparisonGraph?{who('bob')}&token={token}")
     assert (reply.status_code, other.status_code) == (200, 403)
-    [(_, _, params)] = backend.reads
-    assert params == {
-        "taskcode": "ed1-01",
-        "username": "ana",
-        "course": "cie3",
-        "hardware": "spinner",
-    }
+    assert backend.reads == [("comparisonGraph", Identity("ana", "cie3", "spinner"), "ed1-01")]
 
 
 @pytest.mark.parametrize(
