@@ -129,4 +129,6 @@ def describe_access(settings: Settings) -> AccessDescription:
         return AccessDescription(mode, why, f"open to {open_to}", f"open to {open_to}")
     reads = "a Bearer token or ?token= (v2)" if settings.require_read_token else "open (v2)"
     writes = "a booking token (v1), the UI credential or a Bearer token (v2)"
+    if settings.open_feedback:
+        writes += "; v2 feedback open (--open-feedback)"
     return AccessDescription(mode, why, reads, writes)

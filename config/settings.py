@@ -218,6 +218,9 @@ class Settings:
     access_secret_file: Path | None = attrs.field(default=None, validator=_secret_file)
     # v2 reads need a Bearer JWT or ?token= (clients that can send one).
     require_read_token: bool = False
+    # v2 submitUserFeedback without a credential with access control on: the
+    # deployed v2 dashboard sends ``Authorization: ''`` (SECURITY.md: what it opens).
+    open_feedback: bool = False
     # The audit stream (forget, export, downloads, refused credentials) to this
     # file as JSON lines; unset: in the main log.
     audit_log: Path | None = None

@@ -46,6 +46,7 @@ class AccessKit:
     verifier: TokenVerifier
     codes: CodeBook = attrs.field(factory=CodeBook)
     require_read_token: bool = False
+    open_feedback: bool = False
 
 
 def open_access(settings: Settings) -> AccessKit | None:
@@ -72,9 +73,18 @@ def open_access(settings: Settings) -> AccessKit | None:
     assert settings.public_url is not None
     secrets = read_secret_file(settings.access_secret_file)
     _warn_about_secrets(settings, secrets)
+    if settings.open_feedback:
+        log.warning(
+            "access.open_feedback",
+            extra={
+                "why": "--open-feedback: anyone who reaches the HTTP port may submit "
+                "v2 feedback (difficulty, completion, affective state) as any user"
+            },
+        )
     return AccessKit(
         TokenVerifier(secrets, settings.public_url),
         require_read_token=settings.require_read_token,
+        open_feedback=settings.open_feedback,
     )
 
 

@@ -7,7 +7,9 @@ Basic credential. With it on:
 
 - ``addLog`` and ``submitUserFeedback`` need the UI credential (Basic) or a
   person's ``Bearer`` token whose ``sub`` is the query's ``username`` (else
-  403); no UI credential configured means Bearer only.
+  403); no UI credential configured means Bearer only. ``open_feedback``
+  lets ``submitUserFeedback`` through without a credential (a Bearer token
+  sent is still checked), for the deployed v2 dashboard.
 - reads stay open (the v2 dashboard cannot send a credential) unless
   ``require_read_token``: then a Bearer token or ``?token=`` whose grant may
   read that user (themself, an instructor of the course, an admin).
@@ -47,8 +49,8 @@ class Gate:
         access = self._access
         if access is not None and scheme(header) == "bearer":
             return person(access, request, route, header)
-        if access is None and route != "addLog":
-            return None  # as before: the dashboard sends ``Authorization: ''`` here
+        if route != "addLog" and (access is None or access.open_feedback):
+            return None  # the deployed dashboard sends ``Authorization: ''`` here
         if access is not None and not self._ui.required:
             raise refuse(request, route, 401, "a Bearer token is required (no UI credential)")
         try:

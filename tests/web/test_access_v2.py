@@ -243,3 +243,18 @@ async def test_download_logs_for_researchers_by_password_or_token(
         assert len(refused(caplog)) == 1
     else:
         assert downloads == [audited_as]
+
+
+async def test_open_feedback_lets_the_deployed_dashboard_submit_and_still_checks_tokens(tmp_path):
+    backend = FakeBackend()
+    app = app_on(tmp_path, backend, open_feedback=True)
+    feedback = f"{TH}/submitUserFeedback?{who('ana')}"
+    async with asgi_client(app) as http:
+        dashboard = await http.post(feedback, content=FEEDBACK, headers={"Authorization": ""})
+        forged = await http.post(feedback, content=FEEDBACK, headers=bearer("bob"))
+        log = await http.post(f"{LH}/addLog?{who('ana')}", content=STATEMENT)
+    # The dashboard's request is taken; a token sent is still its subject's only;
+    # addLog still needs the UI credential.
+    assert (dashboard.status_code, forged.status_code, log.status_code) == (200, 403, 401)
+    assert backend.feedback == [(Identity("ana", "cie3", "spinner"), FEEDBACK)]
+    assert backend.statements == []
