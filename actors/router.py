@@ -94,6 +94,8 @@ class Router:
         self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
         self.stopping = False  # no more waiting for room: the stop has come
+        # Users being forgotten: their loads wait until the erase is committed.
+        self._forgetting: dict[str, trio.Event] = {}
         self.abandoned = 0  # events stored unapplied at stop (their load did not finish)
 
     # --- lifetime ----------------------------------------------------------------
@@ -245,19 +247,27 @@ class Router:
         while True:
             line = await self._loads.get()
             session = await self._load(line.user)
+            if line.forgotten:
+                continue  # what was read is from before the forget (``forget_user``)
             line.loading = False
             if session is None:
                 line.available = False
             else:
                 line.session = session
                 self.residents.loaded(session)
-            for source in line.waiters:
-                source.loading -= 1
-                source.lot.unpark_all()
-                self._forget_if_idle(source)
-            line.waiters.clear()
+                if not session.clean:
+                    self._writer.mark_dirty(session)
+            self._release_waiters(line)
             # Behind the lines already waiting for room, if any.
             self._advance(line, events=0 if self._blocked and not self.stopping else None)
+
+    def _release_waiters(self, line: Line) -> None:
+        """The connections waiting for ``line``'s load wait no more."""
+        for source in line.waiters:
+            source.loading -= 1
+            source.lot.unpark_all()
+            self._forget_if_idle(source)
+        line.waiters.clear()
 
     def _block(self, line: Line) -> None:
         """``line`` waits for room, in turn (``_drain_blocked``)."""
@@ -333,6 +343,8 @@ class Router:
     async def _load(self, user: str) -> UserSession | None:
         """The user's state from disk, or None (logged) when it cannot be read."""
         try:
+            while (erasing := self._forgetting.get(user)) is not None:
+                await erasing.wait()  # read only once the forget's erase is committed
             recovering = self.handler.recovering.pop(user, None)
             if recovering is not None:
                 await self._writer.wait_committed(recovering)
@@ -348,9 +360,50 @@ class Router:
             return None
         for problem in problems:
             log.warning("session.load_problem", extra={"user": user, "problem": problem})
-        if not session.clean:
-            self._writer.mark_dirty(session)
         return session
+
+    # --- forget (actors.forget) ----------------------------------------------------
+
+    def forget_user(self, user: str) -> tuple[bool, int]:
+        """Drop everything of ``user`` in memory; whether a session was, and the events held.
+
+        Their session leaves (and its pending snapshot is the writer's to
+        drop), their line's events are dropped unwritten and its requests
+        unanswered (their reserved room given back), a load running for them
+        is discarded when it returns, and loads from now on wait until
+        ``forgotten(user)``: nothing is read from the store before the erase.
+        """
+        self._forgetting[user] = trio.Event()
+        self.handler.recovering.pop(user, None)
+        session = self.sessions.get(user)
+        if session is not None:
+            self.residents.dropped(session)
+        line = self._lines.pop(user, None)
+        if line is None:
+            return session is not None, 0
+        line.forgotten = True
+        if line in self._blocked:
+            self._blocked.remove(line)
+        if line.session is not None:
+            self.residents.dropped(line.session)  # counted since its load
+        events = 0
+        for held in line.held:
+            if held.payload is None:
+                held.delivery.outbox.release(held.delivery.reserved)
+            else:
+                events += 1
+            self._released(held)
+        line.held.clear()
+        line.started = True  # a load not begun is passed by (``LoadQueue``)
+        self._release_waiters(line)
+        self._lines_done.unpark_all()
+        return True, events
+
+    def forgotten(self, user: str) -> None:
+        """The forget of ``user`` is over (erased or failed): their loads may read again."""
+        erasing = self._forgetting.pop(user, None)
+        if erasing is not None:
+            erasing.set()
 
     # What tests and the service read.
 
