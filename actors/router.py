@@ -54,6 +54,8 @@ LOADERS = 4
 STOP_TIMEOUT_S = 2.0
 # Events handled per line per turn once room comes back: lines take turns.
 EVENTS_PER_TURN = 64
+# Why an HTTP request of a user forgotten while it waited in their line fails.
+FORGOTTEN = "this user was forgotten while the request waited: nothing of it was kept"
 
 
 class Router:
@@ -368,8 +370,9 @@ class Router:
         """Drop everything of ``user`` in memory; whether a session was, and the events held.
 
         Their session leaves (and its pending snapshot is the writer's to
-        drop), their line's events are dropped unwritten and its requests
-        unanswered (their reserved room given back), a load running for them
+        drop; the v2 state lives in it), their line's events are dropped
+        unwritten and its requests unanswered (their reserved room given
+        back; an HTTP statement or read fails: 503), a load running for them
         is discarded when it returns, and loads from now on wait until
         ``forgotten(user)``: nothing is read from the store before the erase.
         """
@@ -384,13 +387,18 @@ class Router:
         line.forgotten = True
         if line in self._blocked:
             self._blocked.remove(line)
-        if line.session is not None:
+        if line.session is not None and line.session is not session:
             self.residents.dropped(line.session)  # counted since its load
         events = 0
         for held in line.held:
-            if held.payload is None:
-                held.delivery.outbox.release(held.delivery.reserved)
-            else:
+            delivery = held.delivery
+            if delivery.receipt is not None:
+                # An HTTP request (a v2 statement or read) waits on it: 503, nothing kept.
+                delivery.receipt.failed(FORGOTTEN)
+            elif held.payload is None:
+                assert isinstance(delivery.outbox, Outbox)
+                delivery.outbox.release(delivery.reserved)
+            if held.payload is not None:
                 events += 1
             self._released(held)
         line.held.clear()

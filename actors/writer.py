@@ -295,8 +295,9 @@ class StoreWriter:
         # Captured now: a session may change while the thread writes.
         captured = self._capture(sessions)
         rows = [row for _, _, session_rows in captured for row in session_rows]
-        # Only an empty buffer can give no events: then all given out is written.
-        upto = events[-1].seq if events else self._next_seq - 1
+        # Once this takes the whole buffer, every number given out is in it, on
+        # disk, or was dropped unwritten (a forget): all of them are committed with it.
+        upto = events[-1].seq if self._events else self._next_seq - 1
         self._flight = (len(events), taken_bytes)
         self._since_write = 0
         self._recount()
