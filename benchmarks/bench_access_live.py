@@ -166,6 +166,8 @@ async def bench(args: argparse.Namespace, data: Path, victim: str) -> None:
         f"{forget.get('events')} events, {forget.get('progress_rows')} snapshots erased, "
         f"{forget.get('buffered_events_dropped')} dropped from memory"
     )
+    if not lines.passes:
+        print(f"retention pass: not finished within the {args.seconds} s run")
     for line in lines.passes:
         print(
             f"retention pass: {line['erased']:,} events in {line['batches']} batches, "
