@@ -13,13 +13,13 @@ else ever waits for it.
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import attrs
 import trio
 
+from actors.drain import Drain
+from actors.guard import Guard
 from actors.limits import Throttle, TokenBucket
 from actors.outbox import FLUSH, Outbox, open_outbox
 from actors.router import Delivery, Router
@@ -30,7 +30,6 @@ from messages import (
     ErrorReply,
     InboundMessage,
     Request,
-    check_hardware,
     decode,
     encode,
     encode_error,
@@ -57,70 +56,6 @@ MAX_RATE_PAUSE_S = 1.0
 LOG_INTERVAL_S = 60.0
 
 
-class Drain:
-    """A clean stop for connections: read what the client already sent, then close.
-
-    Once ``start``ed, a reader that waits more than ``idle_s`` for the next
-    frame gives up, so every frame a client sent before the stop is still
-    read and stored; the connection is then closed with 1001. Quiet means
-    the client sent nothing: time spent handling what was read (waiting for
-    room in the commit buffer included) never counts.
-    """
-
-    def __init__(self, idle_s: float = 0.1) -> None:
-        self.idle_s = idle_s
-        self.started = False
-        self._waiting: set[trio.CancelScope] = set()
-
-    def start(self) -> None:
-        self.started = True
-        deadline = trio.current_time() + self.idle_s
-        for scope in self._waiting:
-            scope.deadline = min(scope.deadline, deadline)
-
-    @contextmanager
-    def watch(self) -> Iterator[trio.CancelScope]:
-        """A scope for a whole wait (a relay's backoff), cancelled when a drain finds it idle."""
-        deadline = trio.current_time() + self.idle_s if self.started else math.inf
-        with trio.CancelScope(deadline=deadline) as scope:
-            self._waiting.add(scope)
-            try:
-                yield scope
-            finally:
-                self._waiting.discard(scope)
-
-    @contextmanager
-    def reading(self) -> Iterator[Reading]:
-        """One scope for a connection's whole reading loop; only its reads are timed.
-
-        One scope per connection, not per read (a scope per read costs a
-        measurable part of a frame); a drain sets its deadline only while it
-        waits for the socket.
-        """
-        with trio.CancelScope() as scope:
-            yield Reading(self, scope)
-
-
-@attrs.frozen
-class Reading:
-    """A reader's reads under a ``Drain``'s quiet timer (``Drain.reading``)."""
-
-    drain: Drain
-    scope: trio.CancelScope
-
-    async def receive(self, ws: Transport) -> Sequence[str | bytes]:
-        drain, scope = self.drain, self.scope
-        if drain.started:
-            scope.deadline = trio.current_time() + drain.idle_s
-        drain._waiting.add(scope)
-        try:
-            return await ws.receive_messages()
-        finally:
-            drain._waiting.discard(scope)
-            if scope.deadline != math.inf:  # set by a drain: handling what was read is not quiet
-                scope.deadline = math.inf
-
-
 @attrs.frozen
 class ConnectionRules:
     """How one kind of connection treats its frames, and where it counts them."""
@@ -132,6 +67,9 @@ class ConnectionRules:
     # Relay mode: everyone on the stream sees our replies, so only requests
     # get error replies, and other clients' responses are ignored.
     answer_event_errors: bool = True
+    # Relay mode with --answer-on-hub-only: requests are not answered at all
+    # (dropped, counted in the log), so the stream carries raw events only.
+    answer_requests: bool = True
     # A token bucket per connection, counted in replies (all_feedback is
     # five): past it a request is answered ``overloaded`` at once. 0: no limit
     # (a relay connection carries a whole stream).
@@ -150,16 +88,6 @@ def replies_to(request: Request) -> int:
     return 5 if isinstance(request.payload, AllFeedbackRequest) else 1
 
 
-def stream_of(path: str) -> str | None:
-    """The stream a URL path names (``/spin30`` -> ``spin30``), if it is a valid id."""
-    name = path.split("?", 1)[0].strip("/").rsplit("/", 1)[-1]
-    try:
-        check_hardware(name)
-    except ValueError:
-        return None
-    return name
-
-
 async def run_connection(
     ws: Transport,
     *,
@@ -168,16 +96,18 @@ async def run_connection(
     rules: ConnectionRules,
     name: str,
     on_open: Callable[[Outbox], None] | None = None,
+    guard: Guard | None = None,
 ) -> None:
     """Serve one WebSocket until it closes; returns then, raises nothing expected.
 
     Owns its outbox (closed on return; ``on_open`` is shown it, for the hub
-    to tell a request in flight) and both tasks.
+    to tell a request in flight) and both tasks. ``guard`` (access control
+    on) refuses what the connection's grant does not allow: ``forbidden``.
     """
     outbox, outgoing = open_outbox(rules.outbound_size, name, ws.send_now)
     if on_open is not None:
         on_open(outbox)
-    reader = _Reader(ws, stream, outbox, router, rules, rules.request_bucket())
+    reader = _Reader(ws, stream, outbox, router, rules, rules.request_bucket(), guard)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
         try:
@@ -200,8 +130,11 @@ class _Reader:
     router: Router
     rules: ConnectionRules
     bucket: TokenBucket | None = None
+    guard: Guard | None = None
     over_rate: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
     rejected: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
+    forbidden: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
+    unanswered: Throttle = attrs.field(factory=lambda: Throttle(LOG_INTERVAL_S))
 
     async def run(self) -> None:
         """Read frames until the client leaves, is cut off, or a drain finds it idle."""
@@ -243,7 +176,11 @@ class _Reader:
             message = decode(frame)
         except DecodeError as error:
             return await self._refused(error)
+        if self.guard is not None and (why := self.guard.refuses(message)) is not None:
+            return await self._forbidden(message, why)
         if isinstance(message, Request):
+            if not self.rules.answer_requests:
+                return self._not_answered()
             return await self._request(message)
         return await self._deliver(message, reserved=0)
 
@@ -281,8 +218,6 @@ class _Reader:
                 "connection.over_rate",
                 extra={"connection": self.outbox.name, "requests": count},
             )
-        if not await self.outbox.reserve(1, self.rules.send_timeout_s):
-            return False
         assert self.bucket is not None
         reply = ErrorReply(
             ErrorCode.OVERLOADED,
@@ -291,9 +226,38 @@ class _Reader:
             user=request.user,
             id=request.id,
         )
-        self.outbox.put(encode(reply), reserved=True)
-        self.rules.metrics.error_reply[ErrorCode.OVERLOADED].inc()
+        if not await self._answer(encode(reply), reply.code):
+            return False
         await trio.sleep(min(MAX_RATE_PAUSE_S, self.bucket.wait_s(cost, trio.current_time())))
+        return True
+
+    async def _forbidden(self, message: InboundMessage, why: str) -> bool:
+        """A message the connection's grant does not allow: ``forbidden``, not stored, not
+        routed; False if the client was cut off."""
+        if count := self.forbidden.note(trio.current_time()):
+            log.info(
+                "connection.forbidden",
+                extra={"connection": self.outbox.name, "reason": why, "messages": count},
+            )
+        request_id = message.id if isinstance(message, Request) else None
+        reply = ErrorReply(ErrorCode.FORBIDDEN, why, user=message.user, id=request_id)
+        return await self._answer(encode(reply), reply.code)
+
+    def _not_answered(self) -> bool:
+        """A request on a relay stream with ``answer_on_hub_only``: dropped, counted in the log."""
+        if count := self.unanswered.note(trio.current_time()):
+            log.info(
+                "relay.request_not_answered",
+                extra={"connection": self.outbox.name, "requests": count},
+            )
+        return True
+
+    async def _answer(self, text: str, code: ErrorCode) -> bool:
+        """An error reply, with room reserved like a request's; False if the client was cut off."""
+        if not await self.outbox.reserve(1, self.rules.send_timeout_s):
+            return False
+        self.outbox.put(text, reserved=True)
+        self.rules.metrics.error_reply[code].inc()
         return True
 
     async def _refused(self, error: DecodeError) -> bool:
@@ -307,12 +271,11 @@ class _Reader:
             )
         if error.is_reply:
             return True  # another client's reply, echoed by a relay: not for us
-        if self.rules.answer_event_errors or error.message_type == Request.TYPE:
-            if not await self.outbox.reserve(1, self.rules.send_timeout_s):
-                return False
-            self.outbox.put(encode_error(error), reserved=True)
-            self.rules.metrics.error_reply[error.code].inc()
-        return True
+        if error.message_type == Request.TYPE:
+            answered = self.rules.answer_requests
+        else:
+            answered = self.rules.answer_event_errors
+        return await self._answer(encode_error(error), error.code) if answered else True
 
 
 async def _write_loop(
@@ -330,7 +293,9 @@ async def _write_loop(
                 while len(taken) < outbox.capacity:
                     try:
                         taken.append(outgoing.receive_nowait())
-                    except trio.WouldBlock:
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        # EndOfChannel: the reader closed the outbox since the
+                        # first was taken; what was taken still goes out.
                         break
                 texts = [text for text in taken if text != FLUSH]  # a flush sends just the rest
                 with trio.move_on_after(rules.send_timeout_s) as deadline:

@@ -5,7 +5,9 @@ Any URL path is accepted; the path names the stream and stands in for
 The hub bounds what connections can hold (issue 12): how many are open, in
 total and per source address (``actors/admission.py``), how long a quiet
 one lives (``actors/liveness.py``), and how many requests each may make
-(the connection's token bucket).
+(the connection's token bucket). With access control on it lets in only an
+upgrade carrying a code from ``POST /session/<stream>`` (``401`` otherwise)
+and keeps the code's grant for the connection (``actors.guard``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import attrs
 import trio
 
+from access.codes import CodeBook
 from actors.admission import (
     REFUSED_TOTAL,
     Admission,
@@ -24,7 +27,8 @@ from actors.admission import (
     derived_max_connections,
     descriptor_limit,
 )
-from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection, stream_of
+from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection
+from actors.guard import Door, Guard, stream_of
 from actors.limits import Throttle
 from actors.liveness import CLOSE_IDLE, CLOSE_SLOW_MESSAGE, Liveness, Verdict
 from actors.outbox import Outbox
@@ -100,9 +104,11 @@ class Hub:
         port: int,
         max_frame_bytes: int,
         limits: HubLimits | None = None,
+        codes: CodeBook | None = None,
     ) -> None:
         self.limits = HubLimits() if limits is None else limits
         self._router = router
+        self._codes = codes  # None: access control is off, no code is asked for
         # The same rules (and drain) as the service's, plus the hub's own rate limit:
         # a relay connection carries a whole stream and is not limited so.
         self._rules = attrs.evolve(
@@ -217,12 +223,14 @@ class Hub:
         """
         name = f"hub-{next(self._numbers)}"
         ws = None
+        door = None if self._codes is None else Door(self._codes, _peer(stream))
         try:
             with trio.move_on_after(self.limits.handshake_timeout_s):
                 ws = await accept_websocket(
                     stream,
                     max_message_bytes=self._max_frame_bytes,
                     max_message_frames=self.limits.max_message_frames,
+                    authorize=door,
                 )
             if ws is None:
                 return  # refused or too slow: closed below
@@ -234,6 +242,7 @@ class Hub:
                 rules=self._rules,
                 name=name,
                 on_open=lambda outbox: self._outboxes.__setitem__(ws, outbox),
+                guard=None if door is None or door.grant is None else Guard(door.grant),
             )
             if self._rules.drain.started:
                 await ws.close(CLOSE_GOING_AWAY, "service stopping", timeout_s=CLOSE_TIMEOUT_S)
@@ -302,3 +311,11 @@ class Hub:
         if self.connections:
             self._all_closed = trio.Event()
             await self._all_closed.wait()
+
+
+def _peer(stream: trio.SocketStream) -> str:
+    """The client's address, for the audit log."""
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:
+        return "unknown"

@@ -90,6 +90,7 @@ class Line:
     available: bool = True
     started: bool = False  # a loader took it
     waiters: set[Source] = attrs.field(factory=set)  # connections waiting for the load
+    forgotten: bool = False  # its user was forgotten: a load still running is discarded
 
 
 class LoadQueue:

@@ -15,7 +15,8 @@ import random
 import attrs
 import trio
 
-from actors.connection import ConnectionRules, run_connection, stream_of
+from actors.connection import ConnectionRules, run_connection
+from actors.guard import stream_of
 from actors.router import Router
 from websocket.client import ClientTransport, open_client, split_ws_url
 

@@ -54,6 +54,8 @@ LOADERS = 4
 STOP_TIMEOUT_S = 2.0
 # Events handled per line per turn once room comes back: lines take turns.
 EVENTS_PER_TURN = 64
+# Why an HTTP request of a user forgotten while it waited in their line fails.
+FORGOTTEN = "this user was forgotten while the request waited: nothing of it was kept"
 
 
 class Router:
@@ -94,6 +96,8 @@ class Router:
         self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
         self.stopping = False  # no more waiting for room: the stop has come
+        # Users being forgotten: their loads wait until the erase is committed.
+        self._forgetting: dict[str, trio.Event] = {}
         self.abandoned = 0  # events stored unapplied at stop (their load did not finish)
 
     # --- lifetime ----------------------------------------------------------------
@@ -245,19 +249,27 @@ class Router:
         while True:
             line = await self._loads.get()
             session = await self._load(line.user)
+            if line.forgotten:
+                continue  # what was read is from before the forget (``forget_user``)
             line.loading = False
             if session is None:
                 line.available = False
             else:
                 line.session = session
                 self.residents.loaded(session)
-            for source in line.waiters:
-                source.loading -= 1
-                source.lot.unpark_all()
-                self._forget_if_idle(source)
-            line.waiters.clear()
+                if not session.clean:
+                    self._writer.mark_dirty(session)
+            self._release_waiters(line)
             # Behind the lines already waiting for room, if any.
             self._advance(line, events=0 if self._blocked and not self.stopping else None)
+
+    def _release_waiters(self, line: Line) -> None:
+        """The connections waiting for ``line``'s load wait no more."""
+        for source in line.waiters:
+            source.loading -= 1
+            source.lot.unpark_all()
+            self._forget_if_idle(source)
+        line.waiters.clear()
 
     def _block(self, line: Line) -> None:
         """``line`` waits for room, in turn (``_drain_blocked``)."""
@@ -333,6 +345,8 @@ class Router:
     async def _load(self, user: str) -> UserSession | None:
         """The user's state from disk, or None (logged) when it cannot be read."""
         try:
+            while (erasing := self._forgetting.get(user)) is not None:
+                await erasing.wait()  # read only once the forget's erase is committed
             recovering = self.handler.recovering.pop(user, None)
             if recovering is not None:
                 await self._writer.wait_committed(recovering)
@@ -348,9 +362,56 @@ class Router:
             return None
         for problem in problems:
             log.warning("session.load_problem", extra={"user": user, "problem": problem})
-        if not session.clean:
-            self._writer.mark_dirty(session)
         return session
+
+    # --- forget (actors.forget) ----------------------------------------------------
+
+    def forget_user(self, user: str) -> tuple[bool, int]:
+        """Drop everything of ``user`` in memory; whether a session was, and the events held.
+
+        Their session leaves (and its pending snapshot is the writer's to
+        drop; the v2 state lives in it), their line's events are dropped
+        unwritten and its requests unanswered (their reserved room given
+        back; an HTTP statement or read fails: 503), a load running for them
+        is discarded when it returns, and loads from now on wait until
+        ``forgotten(user)``: nothing is read from the store before the erase.
+        """
+        self._forgetting[user] = trio.Event()
+        self.handler.recovering.pop(user, None)
+        session = self.sessions.get(user)
+        if session is not None:
+            self.residents.dropped(session)
+        line = self._lines.pop(user, None)
+        if line is None:
+            return session is not None, 0
+        line.forgotten = True
+        if line in self._blocked:
+            self._blocked.remove(line)
+        if line.session is not None and line.session is not session:
+            self.residents.dropped(line.session)  # counted since its load
+        events = 0
+        for held in line.held:
+            delivery = held.delivery
+            if delivery.receipt is not None:
+                # An HTTP request (a v2 statement or read) waits on it: 503, nothing kept.
+                delivery.receipt.failed(FORGOTTEN)
+            elif held.payload is None:
+                assert isinstance(delivery.outbox, Outbox)
+                delivery.outbox.release(delivery.reserved)
+            if held.payload is not None:
+                events += 1
+            self._released(held)
+        line.held.clear()
+        line.started = True  # a load not begun is passed by (``LoadQueue``)
+        self._release_waiters(line)
+        self._lines_done.unpark_all()
+        return True, events
+
+    def forgotten(self, user: str) -> None:
+        """The forget of ``user`` is over (erased or failed): their loads may read again."""
+        erasing = self._forgetting.pop(user, None)
+        if erasing is not None:
+            erasing.set()
 
     # What tests and the service read.
 

@@ -25,9 +25,11 @@ import attrs
 import trio
 
 from actors.connection import ConnectionRules
+from actors.forget import forget_user
 from actors.hub import Hub, HubLimits
 from actors.pool import Job, run_worker
 from actors.relay import Backoff, StreamState, follow_stream
+from actors.retention import Retention
 from actors.router import Router
 from actors.v2backend import V2Backend
 from actors.writer import StoreWriter, WriterLimits
@@ -39,6 +41,7 @@ from legacy import LegacyFileError, has_legacy_files, scan_legacy
 from store import SqliteStore
 from telemetry.metrics import Metrics
 from web.access import AccessKit, open_access
+from web.admin import ForgetReport
 from web.app import build_app
 from web.server import serve_web
 
@@ -92,6 +95,10 @@ class Service:
 
     def render_metrics(self) -> bytes:
         return self.metrics.render(self)
+
+    async def forget(self, user: str) -> ForgetReport:
+        """``web.admin.Forgetter``: ``user`` out of memory and the store (``actors.forget``)."""
+        return await forget_user(self.router, self.writer, user)
 
 
 async def serve(
@@ -154,6 +161,7 @@ async def _run(
             transaction_events=settings.commit_window_events,
         ),
         flush_timeout_s=settings.final_flush_s,
+        retention=None if settings.retention_days is None else Retention(settings.retention_days),
     )
     metrics = Metrics()
     writer.on_commit = metrics.record_commit
@@ -266,6 +274,7 @@ async def _start_listeners(
             port=port,
             max_frame_bytes=settings.max_frame_bytes,
             limits=HubLimits.of(settings),
+            codes=None if service.access is None else service.access.codes,
         )
         service.hub_port = await listeners.start(service.hub.run, connections)
 
@@ -279,7 +288,7 @@ async def _start_web(service: Service, nursery: trio.Nursery) -> None:
             threshold=settings.completion_threshold,
         )
         backend = V2Backend(service.router, service.writer, replier, settings.data_path)
-        app = build_app(service, settings, backend, access=service.access)
+        app = build_app(service, settings, backend, access=service.access, forgetter=service)
         service.http_port = await nursery.start(
             partial(
                 serve_web,
@@ -304,7 +313,11 @@ def _start_relays(
                 follow_stream,
                 state,
                 router=router,
-                rules=attrs.evolve(rules, answer_event_errors=False),
+                rules=attrs.evolve(
+                    rules,
+                    answer_event_errors=False,
+                    answer_requests=not settings.answer_on_hub_only,
+                ),
                 backoff=backoff,
                 max_frame_bytes=settings.max_frame_bytes,
             )

@@ -23,18 +23,28 @@ batch is kept and retried with backoff, replies keep coming from memory, and
 the buffer fills up to its caps. Any other exception in a write is one bad
 row: the batch is split until that row is alone, the row is logged with its
 traceback and dropped, and every other row is written.
+
+Erasing (issue 15) runs on the same connection in the same thread, between
+writes: a forget holds ``exclusive`` (no write in flight, nothing put back
+behind its back) while it takes the user's rows out of the buffer and
+erases them from the store (``actors.forget``); the retention task
+(``actors.retention``, started by ``run`` when configured) erases one
+bounded batch per ``on_store`` call, so a write waits for one batch at most.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import trio
 
 from actors.batches import PartlyWritten, write_isolating
+from actors.retention import Retention
 from store import EventRow, ProgressRow, SqliteStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -45,6 +55,7 @@ MAX_RETRY_DELAY_S = 5.0
 TRANSACTION_BYTES = 16 * 1024 * 1024
 
 RunSync = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 
 
 class Snapshotting(Protocol):
@@ -89,8 +100,10 @@ class StoreWriter:
         limits: WriterLimits | None = None,
         flush_timeout_s: float = 10.0,
         run_sync: RunSync = trio.to_thread.run_sync,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
         self._flush_interval_s = flush_interval_s
         self._snapshot_interval_s = snapshot_interval_s
         self.limits = limits or WriterLimits(max_buffered_events)
@@ -111,7 +124,8 @@ class StoreWriter:
         self._room = trio.lowlevel.ParkingLot()
         self._wake = trio.Event()
         self._stopping = False
-        self._limiter = trio.CapacityLimiter(1)
+        self._limiter = trio.CapacityLimiter(1)  # the write connection: one thread at a time
+        self._write_lock = trio.Lock()  # a write and its bookkeeping, or an erase (``exclusive``)
         self.last_error: str | None = None
         self.dropped = 0  # rows refused by the store for themselves (logged)
         self.lost: int | None = None  # events the final flush could not write
@@ -199,9 +213,13 @@ class StoreWriter:
     async def run(
         self, *, task_status: trio.TaskStatus[StoreWriter] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        task_status.started(self)
         try:
-            await self._write_until_stopped()
+            async with trio.open_nursery() as background:
+                if self.retention is not None:
+                    background.start_soon(self.retention.run, self.on_store)
+                task_status.started(self)
+                await self._write_until_stopped()
+                background.cancel_scope.cancel()  # a batch in its thread ends first
         finally:
             # Also when the service is cancelled (shielded: see final_flush).
             await self.final_flush()
@@ -263,6 +281,10 @@ class StoreWriter:
         Returns None when the store refused it (kept for a retry), else
         whether the snapshots were written.
         """
+        async with self._write_lock:
+            return await self._write_locked(snapshots=snapshots)
+
+    async def _write_locked(self, *, snapshots: bool) -> bool | None:
         events, taken_bytes = self._take()
         snapshotting = snapshots and not self._events  # the whole buffer is taken
         sessions: Sequence[Snapshotting] = ()
@@ -273,8 +295,9 @@ class StoreWriter:
         # Captured now: a session may change while the thread writes.
         captured = self._capture(sessions)
         rows = [row for _, _, session_rows in captured for row in session_rows]
-        # Only an empty buffer can give no events: then all given out is written.
-        upto = events[-1].seq if events else self._next_seq - 1
+        # Once this takes the whole buffer, every number given out is in it, on
+        # disk, or was dropped unwritten (a forget): all of them are committed with it.
+        upto = events[-1].seq if self._events else self._next_seq - 1
         self._flight = (len(events), taken_bytes)
         self._since_write = 0
         self._recount()
@@ -303,6 +326,41 @@ class StoreWriter:
         if self.on_commit is not None:
             self.on_commit(len(events), len(rows), trio.current_time() - started)
         return snapshotting
+
+    # --- erasing (actors.forget, actors.retention) ------------------------------
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """While held no write runs, nor puts a failed batch back: the buffer is the
+        holder's to change and the store's rows are as committed."""
+        async with self._write_lock:
+            yield
+
+    def drop_user(self, user: str) -> int:
+        """Take ``user``'s buffered events and pending snapshot out, unwritten; how many events.
+
+        Only under ``exclusive`` (no batch of theirs in flight, none to come back).
+        """
+        kept = [event for event in self._events if event.user != user]
+        dropped = len(self._events) - len(kept)
+        if dropped:
+            self._events = kept
+            self._events_bytes = sum(event.buffered_bytes for event in kept)
+        self._dirty.pop(user, None)
+        if not self._events and self._flight == (0, 0):
+            # Every number given out is on disk or was dropped: nobody waits for it.
+            self.committed_seq = self._next_seq - 1
+            self._committed.unpark_all()
+        self._recount()
+        return dropped
+
+    async def on_store(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the store's write connection in a thread, never beside a write.
+
+        Raises ``StoreError`` when SQLite refuses.
+        """
+        result: T = await self._run_sync(self.store.run_writing, work, limiter=self._limiter)
+        return result
 
     def _take(self) -> tuple[list[EventRow], int]:
         """The oldest events, at most one transaction's worth (at least one), and their bytes."""

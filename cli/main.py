@@ -220,14 +220,6 @@ def run_serve(settings: Settings) -> int:
     except SettingsError as exc:
         print(f"learning-analytics: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if settings.retention_days is not None:
-        log.warning(
-            "retention.not_running",
-            extra={
-                "retention_days": settings.retention_days,
-                "why": "the background retention task is not built yet: nothing is erased",
-            },
-        )
     try:
         lost = trio.run(lambda: serve(settings, handle_signals=True))
     except KeyboardInterrupt:

@@ -1,8 +1,8 @@
 """``forget USER`` and ``export-user USER FILE``: a user's data erased or handed over.
 
 ``forget`` runs with the service stopped (it takes the store's lock, so it
-refuses beside a running service or an import; forgetting while serving is
-``POST /admin/forget/<user>``, phase 2): one transaction erases the user's
+refuses beside a running service or an import, and then says to use
+``POST /admin/forget/<user>``, which the running service answers): one transaction erases the user's
 events, statements, feedback, snapshots and import records, the freed pages
 are zeroed and reclaimed as the store allows, and the report lists the
 backups this store knows of, which still hold the user. ``export-user``
@@ -17,13 +17,18 @@ import argparse
 import getpass
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from access.audit import audit
 from cli.exports import failed
 from config.settings import Settings
+
+# What to do when a service holds the store (the CLI cannot reach into its memory).
+WHILE_SERVING = (
+    "while the service runs, forget with POST /admin/forget/<user> on its HTTP port and an "
+    "admin's Bearer token (SECURITY.md, 'Forget'): it erases memory and the store at once"
+)
 
 
 def add_rights_commands(commands: argparse._SubParsersAction) -> None:
@@ -56,22 +61,9 @@ def operator() -> str:
         return f"cli:uid {os.getuid()}"
 
 
-def owns_source(user: str) -> Callable[[str], bool]:
-    """Whether an import record (a legacy file name) is ``user``'s, as the importer reads it."""
-    from legacy import parse_legacy_name  # noqa: PLC0415
-
-    def owned(source: str) -> bool:
-        try:
-            parsed = parse_legacy_name(Path(source))
-        except ValueError:
-            return False
-        return parsed is not None and parsed.user == user
-
-    return owned
-
-
 def run_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from store import StoreError  # noqa: PLC0415
+    from legacy import owns_source  # noqa: PLC0415 - pulls the legacy package in
+    from store import StoreBusyError, StoreError  # noqa: PLC0415
     from store.backup_log import BACKUPS_NAME, known_backups  # noqa: PLC0415
     from store.erase import forget_offline  # noqa: PLC0415
 
@@ -85,6 +77,10 @@ def run_forget(args: argparse.Namespace, settings: Settings) -> int:
             dry_run=args.dry_run,
             vacuum=args.vacuum,
         )
+    except StoreBusyError as exc:
+        audit("forget", who=who, outcome="failed", user=user, via="cli", error=str(exc))
+        # The running service holds the user in memory too: only it can forget them.
+        return failed("forget", StoreBusyError(f"{exc}; {WHILE_SERVING}"))
     except StoreError as exc:
         audit("forget", who=who, outcome="failed", user=user, via="cli", error=str(exc))
         return failed("forget", exc)

@@ -210,6 +210,9 @@ class Settings:
     # A returning relay is answered within about this long; a dead one costs one
     # refused connect per stream per period, which is nothing.
     relay_backoff_max_s: float = attrs.field(default=1.0, validator=_positive)
+    # Relay mode: requests on relay streams go unanswered (everyone on a stream
+    # would see every reply); only hub connections are answered.
+    answer_on_hub_only: bool = False
     # Access control (issue 15; config.access decides and checks, SECURITY.md).
     access_control: AccessControl = AccessControl.AUTO
     # Serve beyond loopback with access control off: everyone who reaches the port.

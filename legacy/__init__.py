@@ -21,6 +21,7 @@ from legacy.directory import (
     LegacyIndex,
     UserFiles,
     has_legacy_files,
+    owns_source,
     parse_legacy_name,
     scan_legacy,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "format_report",
     "has_legacy_files",
     "import_directory",
+    "owns_source",
     "parse_legacy_name",
     "printable",
     "read_adjacency",

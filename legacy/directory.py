@@ -33,6 +33,7 @@ serving process (a cold legacy user), where ``import pandas`` costs 32 MB.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
@@ -243,3 +244,20 @@ def _course_files(key: tuple[str, str], files: list[LegacyFile]) -> CourseFiles:
         adjacency=by_kind.get(FileKind.ADJACENCY),
         feedback=by_kind.get(FileKind.FEEDBACK),
     )
+
+
+def owns_source(user: str) -> Callable[[str], bool]:
+    """Whether an import record (a legacy file name) is ``user``'s, as the importer reads it.
+
+    Names start with ``<user>-`` but user ids hold ``-`` too (``ana`` and
+    ``ana-b``), so a prefix says nothing: the name is parsed.
+    """
+
+    def owned(source: str) -> bool:
+        try:
+            parsed = parse_legacy_name(Path(source))
+        except ValueError:
+            return False
+        return parsed is not None and parsed.user == user
+
+    return owned

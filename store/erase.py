@@ -26,7 +26,7 @@ never change; events of a user with no snapshot
 (only ``log`` frames, or courses the catalog does not define) go.
 
 Synchronous, no tasks: the CLI calls it with the service stopped, the store
-writer (phase 2) from its thread with its own connection.
+writer (``actors.forget``, ``actors.retention``) from its thread on its connection.
 """
 
 from __future__ import annotations

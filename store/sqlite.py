@@ -13,10 +13,10 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -29,6 +29,8 @@ from store.rows import (
     Tail,
     now_ms,
 )
+
+T = TypeVar("T")
 
 DATABASE_NAME = "analytics.sqlite3"
 LOCK_NAME = "analytics.lock"
@@ -166,6 +168,18 @@ class SqliteStore:
                     "INSERT OR REPLACE INTO imports (source, imported_ms, detail) VALUES (?, ?, ?)",
                     [(source, updated, detail) for source, detail in imported],
                 )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+
+    def run_writing(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the write connection (autocommit, outside a transaction): an erase.
+
+        Only from the writer's one thread, never beside ``write_batch`` (the
+        store writer's limiter sees to it). Raises ``StoreError`` when SQLite
+        refuses (``work`` rolls its own transaction back).
+        """
+        try:
+            return work(self._writer)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
 

@@ -3,7 +3,7 @@
 ``open_access`` is called once at start by the wiring: it checks the
 settings (``config.access.check_access``: a ``SettingsError`` stops the
 start), logs the mode (``access.mode``), reads the secrets and returns the
-``AccessKit`` that the HTTP app and, in phase 2, the hub share (the hub
+``AccessKit`` that the HTTP app and the hub share (the hub
 redeems the codes ``POST /session/<stream>`` issues), or None when access
 control is off. ``refuse`` is how every route says no: one audit line
 (``audit.credential_refused``: route, peer, reason; never the credential)

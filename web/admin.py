@@ -5,9 +5,9 @@ on): the service erases the user from the store (events, statements,
 feedback, snapshots, import records: one transaction, ``store.erase``) and
 from memory (their session and whatever of theirs waits in the commit
 buffer), and answers what it erased. The actors implement ``Forgetter``
-(phase 2); until then the route answers ``503`` and says to run
-``learning-analytics forget`` with the service stopped. Every call is
-audited (``audit.forget``), refused ones included.
+(``Service.forget``, ``actors.forget``); an app built without one answers
+``503`` and says to run ``learning-analytics forget`` with the service
+stopped. Every call is audited (``audit.forget``), refused ones included.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ForgetReport:
 
 
 class Forgetter(Protocol):
-    """What the running service does for a forget (the actors, phase 2)."""
+    """What the running service does for a forget (``actors.service.Service``)."""
 
     async def forget(self, user: str) -> ForgetReport:
         """Erase ``user`` from memory and the store; return once the erase is committed.
@@ -62,7 +62,7 @@ FORGET_ROUTE = "admin/forget"
 
 
 class AdminRoutes:
-    """``POST /admin/forget/<user>``; ``forgetter`` None answers 503 (not wired yet)."""
+    """``POST /admin/forget/<user>``; ``forgetter`` None answers 503 (not wired)."""
 
     def __init__(self, forgetter: Forgetter | None, gate: Gate) -> None:
         self._forgetter = forgetter

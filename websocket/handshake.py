@@ -184,6 +184,17 @@ def unavailable(message: str, retry_after_s: int) -> Refusal:
     return _refuse(_Problem(HTTPStatus.SERVICE_UNAVAILABLE, message, (retry,)))
 
 
+def unauthorized(message: str, challenge: str) -> Refusal:
+    """A ``401 Unauthorized`` for an upgrade that lacks what the server asks for.
+
+    ``challenge`` is the ``WWW-Authenticate`` value (RFC 9110 §11.6.1: every
+    401 carries one), naming how to get in; ``message`` is the body and must
+    not echo what the client sent.
+    """
+    header = (b"WWW-Authenticate", challenge.encode("ascii"))
+    return _refuse(_Problem(HTTPStatus.UNAUTHORIZED, message, (header,)))
+
+
 def _refuse(problem: _Problem) -> Refusal:
     body = problem.message.encode("utf-8") + b"\n"
     # A fresh h11 connection can always send a response, whatever state the

@@ -8,6 +8,7 @@ bytes of the opening (and of a refusal) and hands an accepted socket to
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
@@ -23,15 +24,20 @@ async def accept_websocket(
     *,
     max_message_bytes: int,
     max_message_frames: int = MAX_MESSAGE_FRAMES,
+    authorize: Callable[[str], Refusal | None] | None = None,
 ) -> ServerWebSocket | None:
     """Read the opening handshake and answer it; None (stream closed) when refused.
 
-    The caller bounds the time this takes (a client that never finishes its
-    request must not hold a task).
+    ``authorize`` sees the request target (path and query) of a valid
+    upgrade before it is accepted, and may refuse it (a ``401``, say): the
+    refusal is answered instead of the ``101``. The caller bounds the time
+    this takes (a client that never finishes its request must not hold a task).
     """
     handshake = HandshakeReader()
     while (outcome := handshake.feed(await _receive_or_eof(stream))) is None:
         pass
+    if not isinstance(outcome, Refusal) and authorize is not None:
+        outcome = authorize(outcome.path) or outcome
     if isinstance(outcome, Refusal):
         log.info("websocket.refused", extra={"reason": outcome.reason})
         if outcome.response:

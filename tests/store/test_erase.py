@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.rights import owns_source
+from legacy import owns_source
 from store import DATABASE_NAME, EventRow, ProgressRow, SqliteStore, StoreBusyError, StoreError
 from store.erase import erase_user, forget_offline
 
