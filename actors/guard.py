@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from access.audit import audit
+from access.audit import RefusalAudit
 from access.codes import CodeBook
 from access.grants import Grant
 from messages import InboundMessage, Request, check_hardware
@@ -50,6 +50,7 @@ class Door:
 
     codes: CodeBook
     peer: str  # the client's address, for the audit line
+    refusals: RefusalAudit = attrs.field(factory=RefusalAudit)
     grant: Grant | None = None  # what the code stood for, once redeemed
 
     def __call__(self, target: str) -> Refusal | None:
@@ -69,12 +70,10 @@ class Door:
         if self.grant is not None:
             return None
         reason = NO_CODE if not found else BAD_CODE
-        audit(
-            "credential_refused",
-            who="unauthenticated",
-            outcome="refused",
-            route=HUB_ROUTE,
+        self.refusals.refused(
             peer=self.peer,
+            who="unauthenticated",
+            route=HUB_ROUTE,
             status=401,
             reason=reason,
             stream=stream,

@@ -19,6 +19,7 @@ import logging
 import attrs
 import trio
 
+from access.audit import RefusalAudit
 from access.codes import CodeBook
 from actors.admission import (
     REFUSED_TOTAL,
@@ -105,10 +106,12 @@ class Hub:
         max_frame_bytes: int,
         limits: HubLimits | None = None,
         codes: CodeBook | None = None,
+        refusals: RefusalAudit | None = None,
     ) -> None:
         self.limits = HubLimits() if limits is None else limits
         self._router = router
         self._codes = codes  # None: access control is off, no code is asked for
+        self._refusals = RefusalAudit() if refusals is None else refusals
         # The same rules (and drain) as the service's, plus the hub's own rate limit:
         # a relay connection carries a whole stream and is not limited so.
         self._rules = attrs.evolve(
@@ -223,7 +226,7 @@ class Hub:
         """
         name = f"hub-{next(self._numbers)}"
         ws = None
-        door = None if self._codes is None else Door(self._codes, _peer(stream))
+        door = None if self._codes is None else Door(self._codes, _peer(stream), self._refusals)
         try:
             with trio.move_on_after(self.limits.handshake_timeout_s):
                 ws = await accept_websocket(

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import trio
 
+from access.audit import RefusalAudit
 from actors.connection import ConnectionRules
 from actors.forget import forget_user
 from actors.hub import Hub, HubLimits
@@ -65,6 +66,8 @@ class Service:
     http_port: int | None = None
     # None: access control is off (web.access.open_access); the hub redeems its codes.
     access: AccessKit | None = None
+    # The audit lines of refused credentials, hub and HTTP together (bounded).
+    refusals: RefusalAudit = attrs.field(factory=RefusalAudit)
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
     def stop(self) -> None:
@@ -186,6 +189,7 @@ async def _run(
             async with trio.open_nursery() as sessions:
                 await sessions.start(router.run)
                 await _serve_front(service, router, task_status)
+                service.refusals.flush()
                 router.close()  # users being loaded get their held messages
             await jobs_send.aclose()  # workers finish their jobs and return
         writer.stop()  # final flush, then the root nursery is done
@@ -275,6 +279,7 @@ async def _start_listeners(
             max_frame_bytes=settings.max_frame_bytes,
             limits=HubLimits.of(settings),
             codes=None if service.access is None else service.access.codes,
+            refusals=service.refusals,
         )
         service.hub_port = await listeners.start(service.hub.run, connections)
 
@@ -288,7 +293,14 @@ async def _start_web(service: Service, nursery: trio.Nursery) -> None:
             threshold=settings.completion_threshold,
         )
         backend = V2Backend(service.router, service.writer, replier, settings.data_path)
-        app = build_app(service, settings, backend, access=service.access, forgetter=service)
+        app = build_app(
+            service,
+            settings,
+            backend,
+            access=service.access,
+            forgetter=service,
+            refusals=service.refusals,
+        )
         service.http_port = await nursery.start(
             partial(
                 serve_web,

@@ -6,8 +6,8 @@ start), logs the mode (``access.mode``), reads the secrets and returns the
 ``AccessKit`` that the HTTP app and the hub share (the hub
 redeems the codes ``POST /session/<stream>`` issues), or None when access
 control is off. ``refuse`` is how every route says no: one audit line
-(``audit.credential_refused``: route, peer, reason; never the credential)
-and the error reply.
+(``audit.credential_refused``: route, peer, reason; never the credential;
+bounded by the app's ``RefusalAudit``) and the error reply.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Final
 import attrs
 from starlette.requests import Request
 
-from access.audit import audit
+from access.audit import RefusalAudit
 from access.codes import CodeBook
 from access.grants import Grant
 from access.tokens import TokenError, TokenVerifier
@@ -133,15 +133,8 @@ def refuse(
     ``reason`` is safe to log and to answer: a ``TokenError``'s message or our
     own words, never the credential.
     """
-    audit(
-        "credential_refused",
-        who=who,
-        outcome="refused",
-        route=route,
-        peer=peer(request),
-        status=status,
-        reason=reason,
-    )
+    refusals: RefusalAudit = request.app.state.refusals
+    refusals.refused(peer=peer(request), who=who, route=route, status=status, reason=reason)
     return ApiError(status, ErrorCode.FORBIDDEN, reason, headers)
 
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from access.audit import RefusalAudit
 from config.credentials import CredentialHash, load_researchers
 from config.settings import Settings
 from messages import DecodeError, ErrorCode
@@ -40,6 +41,7 @@ def build_app(
     *,
     access: AccessKit | None = None,
     forgetter: Forgetter | None = None,
+    refusals: RefusalAudit | None = None,
 ) -> ASGIApp:
     """The ASGI app of ``--http-listen``. Reads the researchers file (start-up only).
 
@@ -63,6 +65,8 @@ def build_app(
         *AdminRoutes(forgetter, gate).routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    # Where ``web.access.refuse`` writes: shared with the hub when the service gives one.
+    app.state.refusals = RefusalAudit() if refusals is None else refusals
     # "/x/" is not "/x": no redirect (a POST would not follow it anyway).
     app.router.redirect_slashes = False
     return Edge(app, settings.allowed_origins)

@@ -217,3 +217,23 @@ async def test_with_access_control_off_nothing_is_asked_and_nobody_bound(tmp_pat
             ]
     assert [reply["type"] for [reply] in replies] == ["response", "response"]
     assert stored(tmp_path, "bob") == ["voltage"]
+
+
+async def test_a_flood_of_refused_upgrades_writes_bounded_audit_lines(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    flood = 60
+    async with running_service(access_settings(tmp_path)) as service:
+        assert service.hub_port is not None
+        for _ in range(flood):
+            status, _, _ = await upgrade(service.hub_port, f"/{STREAM}")
+            assert status == 401
+        # The HTTP side shares the bound: the same peer's refused POSTs are not written.
+        status, _, _ = await trio.to_thread.run_sync(
+            http_call, service.http_port, "POST", f"/session/{STREAM}", {"Authorization": "x"}
+        )
+        assert status == 401
+    lines = [r for r in caplog.records if r.getMessage() == "audit.credential_refused"]
+    [summary] = [r for r in caplog.records if r.getMessage() == "audit.credential_refused_summary"]
+    per_peer = service.refusals.per_peer
+    assert len(lines) == per_peer
+    assert (summary.peer, summary.suppressed) == ("127.0.0.1", flood + 1 - per_peer)  # at stop
