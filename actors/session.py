@@ -40,9 +40,9 @@ TAIL_PAGE = 256
 # ~330 bytes with no course (the session, its progress, its user id, its
 # numbers, its directory entry), ~250 more for the table of the first course
 # in its dict, ~350 per course plus 2 bytes per cell of the course's matrix
-# (8 once a count passes 65,535), ~260 per course the catalog does not
-# define. RSS grows by about 1.5 times as much (allocator rounding and
-# fragmentation: benchmarks/bench_memory.py).
+# (8 once a count passes 65,535: rare, not counted here), ~260 per course
+# the catalog does not define. RSS grows by about 1.5 times as much
+# (allocator rounding and fragmentation: benchmarks/bench_memory.py).
 SESSION_BYTES = 330
 FIRST_COURSE_BYTES = 250
 COURSE_BYTES = 350

@@ -47,7 +47,7 @@ class UiEvent(NamedTuple):
         return cls(event.get("t", 0), event.get("hardware"), event.get("log"))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # one per course, compared by identity (it holds a dict)
 class CommandTable:
     """What every counter of one course shares: the matrix size and which log is which node.
 
