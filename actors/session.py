@@ -34,18 +34,38 @@ from store import (
 REPLAY_CHUNK = 64
 TAIL_PAGE = 256
 
-# What a resident session holds, measured with tracemalloc (2,000 sessions of
-# 100 events each): ~650 bytes with no course, ~2,300 more per 6-node
-# course, ~2,850 per 9-node one. ``UserSession.bytes`` estimates it from these,
-# with the router's directory entry; tests/actors/test_loading.py checks it.
-SESSION_BYTES = 800
-COURSE_BYTES = 1_700
-NODE_PAIR_BYTES = 16
-UNKNOWN_COURSE_BYTES = 200
+# What a resident session holds, measured with tracemalloc through
+# ``UserSession.apply`` (300 sessions of 3 and of 30 events a course, issue
+# 13.3; tests/actors/test_memory_estimate.py checks the estimate within 35 %):
+# ~330 bytes with no course (the session, its progress, its user id, its
+# numbers, its directory entry), ~250 more for the table of the first course
+# in its dict, ~350 per course plus 2 bytes per cell of the course's matrix
+# (8 once a count passes 65,535: rare, not counted here), ~260 per course
+# the catalog does not define. RSS grows by about 1.5 times as much
+# (allocator rounding and fragmentation: benchmarks/bench_memory.py).
+SESSION_BYTES = 330
+FIRST_COURSE_BYTES = 250
+COURSE_BYTES = 350
+NODE_PAIR_BYTES = 2
+UNKNOWN_COURSE_BYTES = 260
+
+
+NO_UNKNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 class UserSession:
     """One user's state: progress per course, and how much of it is on disk."""
+
+    __slots__ = (
+        "bytes",
+        "crashed",
+        "last_active",
+        "last_seq",
+        "progress",
+        "saved_seq",
+        "unknown",
+        "user",
+    )
 
     def __init__(self, user: str, progress: StudentProgress) -> None:
         self.user = user
@@ -56,8 +76,9 @@ class UserSession:
         self.crashed = False  # dropped by the router; rebuilt from disk on the next message
         # Courses of this user's events that the catalog does not define: a
         # marker row each, so a load neither replays them nor, once the
-        # course is defined, misses them.
-        self.unknown: set[tuple[str, str]] = set()
+        # course is defined, misses them. Most users have none: they share one
+        # empty frozenset (216 bytes each otherwise); ``note_unknown`` makes a set.
+        self.unknown: set[tuple[str, str]] | frozenset[tuple[str, str]] = NO_UNKNOWN
         self.bytes = self.estimate()  # about what it holds; kept up to date by ``apply``
 
     def apply(self, event: Event | V2Event, hardware: str | None = None) -> None:
@@ -67,19 +88,24 @@ class UserSession:
         if progress.apply(event, hardware) is None:
             if isinstance(event, LogEvent) or (event.exp, event.course) in self.unknown:
                 return
-            self.unknown.add((event.exp, event.course))
+            self.note_unknown(event.exp, event.course)
             self.bytes = self.estimate()
         elif len(progress.courses) != courses:
             self.bytes = self.estimate()
 
+    def note_unknown(self, exp: str, course: str) -> None:
+        """This user has events of ``(exp, course)``, which the catalog does not define."""
+        if not isinstance(self.unknown, set):
+            self.unknown = set()
+        self.unknown.add((exp, course))
+
     def estimate(self) -> int:
         """About the bytes this session holds (see ``SESSION_BYTES``)."""
+        courses = self.progress.courses.values()
         return (
             SESSION_BYTES
-            + sum(
-                COURSE_BYTES + NODE_PAIR_BYTES * len(progress.course.nodes) ** 2
-                for progress in self.progress.courses.values()
-            )
+            + (FIRST_COURSE_BYTES if courses else 0)
+            + sum(COURSE_BYTES + NODE_PAIR_BYTES * len(p.course.nodes) ** 2 for p in courses)
             + UNKNOWN_COURSE_BYTES * len(self.unknown)
         )
 
@@ -131,7 +157,7 @@ def load_session(
             if not is_marker(row.record):
                 problems.append(f"{exp}-{course}: the course is no longer defined")
                 exact = False
-            session.unknown.add((exp, course))
+            session.note_unknown(exp, course)
             covered.append((exp, course, NEVER_REPLAY))
         elif is_marker(row.record):  # defined since: all of its events count now
             covered.append((exp, course, 0))

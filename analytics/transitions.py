@@ -4,16 +4,33 @@ This is the old service's log-to-graph conversion, made incremental: the
 golden ``adjacency_batches`` cases define it. ``convert`` may be called per
 batch (as the old service did per request) or per event (as our session
 actors do); for one hardware stream both give the whole-log result.
+
+Memory (issue 13.3): a counter lives in every active user's state, so it
+keeps only what is its own. What a course's counters have in common (which
+log is which node, the matrix size) is one ``CommandTable`` shared by all of
+them; the counts are a flat ``array`` of 16-bit cells (widened to 64 bits
+the first time a cell would overflow or a restored count does not fit); the
+numpy matrix is built only when asked for (a snapshot, a record); and the
+leftover events keep shared (interned) strings.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
+import attrs
 import numpy as np
 import numpy.typing as npt
+
+# Typecodes of the counts: 16-bit unsigned cells, and what they widen to
+# (numpy's int64, the matrix's own range).
+NARROW: Final = "H"
+WIDE: Final = "q"
 
 
 class UiEvent(NamedTuple):
@@ -30,6 +47,51 @@ class UiEvent(NamedTuple):
         return cls(event.get("t", 0), event.get("hardware"), event.get("log"))
 
 
+@attrs.frozen(eq=False)  # one per course, compared by identity (it holds a dict)
+class CommandTable:
+    """What every counter of one course shares: the matrix size and which log is which node.
+
+    ``zeros`` is the empty count array each new counter copies.
+    """
+
+    size: int
+    node_of_log: Mapping[str, int]
+    zeros: array[int] = attrs.field(eq=False)
+
+
+@functools.lru_cache(maxsize=256)
+def command_table(nodes: tuple[str, ...], commands: tuple[tuple[str, str], ...]) -> CommandTable:
+    """The one table of these ``nodes`` and ``(log, node)`` commands (a course's; cached).
+
+    Raises ``KeyError`` when a command names no node.
+    """
+    index = {name: i for i, name in enumerate(nodes)}
+    node_of_log = {sys.intern(log): index[node] for log, node in commands}
+    return CommandTable(len(nodes), node_of_log, array(NARROW, bytes(2 * len(nodes) ** 2)))
+
+
+def _shared(value: Any) -> Any:
+    """One copy of a string for every user that keeps it (``sys.intern``: freed when unused)."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _kept(event: UiEvent) -> UiEvent:
+    """``event`` with shared strings, to be held on to as a leftover."""
+    hardware, log = _shared(event.hardware), _shared(event.log)
+    if hardware is event.hardware and log is event.log:
+        return event
+    return UiEvent(event.t, hardware, log)
+
+
+def _packed(values: Iterable[int]) -> array[int]:
+    """``values`` in 16-bit cells if they all fit, else in 64-bit ones."""
+    values = list(values)
+    try:
+        return array(NARROW, values)
+    except OverflowError:
+        return array(WIDE, values)
+
+
 class TransitionCounter:
     """Cumulative transition counts of one user's commands on one course.
 
@@ -42,46 +104,58 @@ class TransitionCounter:
     event if there were at least two commands, else keeps everything.
     """
 
+    __slots__ = ("_counts", "_pending", "_table")
+
     def __init__(self, nodes: Sequence[str], command_of: Mapping[str, str]) -> None:
-        index = {name: i for i, name in enumerate(nodes)}
-        self._node_of_log = {log: index[node] for log, node in command_of.items()}
-        self._counts = np.zeros((len(nodes), len(nodes)), dtype=np.int64)
-        self._pending: list[UiEvent] = []
+        self._table = command_table(tuple(nodes), tuple(command_of.items()))
+        self._counts = self._table.zeros.__copy__()  # row-major: cell from * n + to
+        self._pending: tuple[UiEvent, ...] = ()
 
     @property
     def matrix(self) -> npt.NDArray[np.int64]:
-        """A copy of the cumulative counts (rows "from", columns "to")."""
-        return self._counts.copy()
+        """A copy of the cumulative counts (rows "from", columns "to"), as int64."""
+        n = self._table.size
+        return np.array(self._counts, dtype=np.int64).reshape(n, n)  # buffer protocol: one copy
 
     @property
     def pending(self) -> tuple[UiEvent, ...]:
         """The leftover events the next conversion starts from."""
-        return tuple(self._pending)
+        return self._pending
 
     def restore(self, matrix: npt.ArrayLike, pending: Iterable[UiEvent]) -> None:
         """Continue from a saved ``matrix`` and ``pending``, as after a restart."""
         counts = np.asarray(matrix, dtype=np.int64)
-        if counts.shape != self._counts.shape:
-            raise ValueError(f"matrix shape {counts.shape}, expected {self._counts.shape}")
-        self._counts = counts.copy()
-        self._pending = [UiEvent.of(event) for event in pending]
+        n = self._table.size
+        if counts.shape != (n, n):
+            raise ValueError(f"matrix shape {counts.shape}, expected {(n, n)}")
+        self._counts = _packed(counts.ravel().tolist())
+        self._pending = tuple(_kept(UiEvent.of(event)) for event in pending)
 
     def convert(self, events: Iterable[Mapping[str, Any] | UiEvent]) -> None:
         """Run one conversion over the leftovers plus ``events``."""
-        stored = self._pending + [UiEvent.of(event) for event in events]
+        stored = [*self._pending, *map(UiEvent.of, events)]
         if len({event.hardware for event in stored}) > 1:
             ordered = sorted(stored, key=lambda event: event.t)
         else:
             ordered = stored
-        commands = [
-            self._node_of_log[event.log] for event in ordered if event.log in self._node_of_log
-        ]
-        for source, target in pairwise(commands):
-            self._counts[source, target] += 1
+        node_of_log = self._table.node_of_log
+        commands = [node_of_log[event.log] for event in ordered if event.log in node_of_log]
         if len(commands) >= 2:
-            self._pending = [ordered[-1]]
+            self._count(commands)
+            self._pending = (_kept(ordered[-1]),)
         else:
-            self._pending = self._compact(stored)
+            self._pending = tuple(map(_kept, self._compact(stored)))
+
+    def _count(self, commands: list[int]) -> None:
+        n = self._table.size
+        counts = self._counts
+        for source, target in pairwise(commands):
+            cell = source * n + target
+            try:
+                counts[cell] += 1
+            except OverflowError:  # a 16-bit cell is full: every cell gets 64 bits
+                counts = self._counts = array(WIDE, counts)
+                counts[cell] += 1
 
     def _compact(self, stored: list[UiEvent]) -> list[UiEvent]:
         """Drop leftover events that cannot change any later conversion.
@@ -96,11 +170,12 @@ class TransitionCounter:
         """
         if len(stored) <= 3:
             return stored
+        node_of_log = self._table.node_of_log
         latest = max(range(len(stored)), key=lambda i: (stored[i].t, i))
         keep = {len(stored) - 1, latest}
         seen_hardware: set[str | None] = set()
         for i, event in enumerate(stored):
-            if event.log in self._node_of_log:
+            if event.log in node_of_log:
                 keep.add(i)
             if event.hardware not in seen_hardware:
                 seen_hardware.add(event.hardware)

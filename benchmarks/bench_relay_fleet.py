@@ -1,25 +1,27 @@
-"""A lab fleet in one process: 100 relay streams, 10,000 known users.
+"""A lab fleet in one process: 100 relay streams, 10,000 known users, all active.
 
 1. Fills a fresh store with 10,000 users (snapshots and a few events each),
    as a term's worth of students would leave it.
 2. Starts a test relay (``learning-analytics relay``) and the service in relay
    mode following 100 streams (``--connect`` x 100), both as subprocesses.
-3. Wakes 1,000 of the known users (one request each, spread over the
-   streams), waits until idle eviction has sent them back to disk, and reads
-   the service's RSS (and its high-water mark) from /proc.
+3. Makes the whole cohort active at once (issue 13.3): every known user sends
+   3 events and then asks for its indicators, spread over the streams, well
+   within the idle timeout, so all 10,000 are in memory together. Reads the
+   service's RSS (and its high-water mark) from /proc before and after:
+   the RSS and the bytes per active user.
 4. On one active stream, a student works while a dashboard polls
-   ``all_feedback``: round-trip p50/p99 through the relay.
+   ``all_feedback``: round-trip p50/p99 through the relay, with the cohort in memory.
 5. Kills the relay (SIGKILL), starts it again on the same port, and times
    how long until a request through it is answered again.
 
-    uv run python benchmarks/bench_relay_fleet.py [--streams 100] [--users 10000]
+    uv run python benchmarks/bench_relay_fleet.py [--streams 100] [--users 10000] [--active 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
 import random
 import signal
 import socket
@@ -35,6 +37,7 @@ from trio_websocket import WebSocketConnection
 from analytics import UiEvent
 from analytics.progress import CourseProgress
 from courses import bundled_catalog
+from loadtest.machine import run_header
 from loadtest.spawn import cli_command, free_port
 from store import EventRow, ProgressRow, SqliteStore
 from websocket.client import open_client
@@ -121,22 +124,53 @@ def request(user: str, exp: str, course: str, content: str, number: int, **more:
     }
 
 
-async def wake_known_users(relay_port: int, streams: int, count: int) -> None:
-    courses = list(bundled_catalog().courses.values())
+async def streams_followed(relay_port: int, streams: int) -> None:
+    """Return once the service answers on every stream (a relay drops frames nobody follows)."""
+
+    async def probe(stream: int) -> None:
+        async with open_client(f"ws://127.0.0.1:{relay_port}/s{stream:03d}") as ws:
+            for attempt in itertools.count():
+                frame = request("probe", "spinner", "cie3", "indicators", -1 - attempt)
+                with trio.move_on_after(0.5):
+                    await ask(ws, frame, 1)
+                    return
+
     async with trio.open_nursery() as nursery:
-        for stream in range(min(streams, 20)):
+        for stream in range(streams):
+            nursery.start_soon(probe, stream)
 
-            async def wake(stream: int = stream) -> None:
-                async with open_client(f"ws://127.0.0.1:{relay_port}/s{stream:03d}") as ws:
-                    for number in range(stream, count, min(streams, 20)):
-                        course = courses[number % len(courses)]
-                        frame = request(
-                            f"known-{number:05d}", course.exp, course.course, "indicators", number
-                        )
-                        with trio.fail_after(10):
-                            await ask(ws, frame, 1)
 
-            nursery.start_soon(wake)
+async def activate_known_users(relay_port: int, streams: int, count: int) -> None:
+    """Known users 0..count-1 each send 3 events then ask, one stream each in turn.
+
+    The reply to the request says the user is loaded and its events applied
+    (a user's messages are applied in the order they were read).
+    """
+    courses = list(bundled_catalog().courses.values())
+
+    async def activate(stream: int) -> None:
+        async with open_client(f"ws://127.0.0.1:{relay_port}/s{stream:03d}") as ws:
+            for number in range(stream, count, streams):
+                course = courses[number % len(courses)]
+                user = f"known-{number:05d}"
+                logs = list(course.command_of)
+                for t in range(3):
+                    frame = {
+                        "user": user,
+                        "t": 100 + t,
+                        "type": "analytics",
+                        "exp": course.exp,
+                        "course": course.course,
+                        "payload": {"log": logs[(number + t) % len(logs)]},
+                    }
+                    await ws.send_message(json.dumps(frame))
+                frame = request(user, course.exp, course.course, "indicators", number)
+                with trio.fail_after(30):
+                    await ask(ws, frame, 1)
+
+    async with trio.open_nursery() as nursery:
+        for stream in range(min(streams, count)):
+            nursery.start_soon(activate, stream)
 
 
 async def active_stream(relay_port: int, polls: int) -> list[float]:
@@ -189,10 +223,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--wake", type=int, default=1000)
+    parser.add_argument("--active", type=int, default=10_000, help="known users made active")
     parser.add_argument("--polls", type=int, default=500)
     args = parser.parse_args()
     rng = random.Random(11)
+    print(run_header())
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         started = time.perf_counter()
@@ -204,19 +239,27 @@ def main() -> None:
         relay_port = free_port()
         relay = start_relay(relay_port)
         urls = [f"ws://127.0.0.1:{relay_port}/s{n:03d}" for n in range(args.streams)]
-        command = cli_command(
-            "serve", "--data", str(data), "--idle-timeout-s", "3", "--relay-backoff-max-s", "1"
-        )
+        # Idle timeout (600 s) and resident cap (256 MB) at their defaults: the
+        # cohort stays in memory while it is measured.
+        command = cli_command("serve", "--data", str(data), "--relay-backoff-max-s", "1")
         for url in urls:
             command += ["--connect", url]
         service = subprocess.Popen(command)
         try:
-            time.sleep(2)  # connect to every stream
-            print(f"service following {args.streams} streams: {memory_kib(service.pid)} KiB")
-            trio.run(wake_known_users, relay_port, args.streams, args.wake)
-            print(f"after waking {args.wake} known users: {memory_kib(service.pid)} KiB")
-            time.sleep(5)  # idle timeout 3 s, sweep every 0.75 s
-            print(f"after their eviction: {memory_kib(service.pid)} KiB")
+            trio.run(streams_followed, relay_port, args.streams)
+            connected = memory_kib(service.pid)
+            print(f"service following {args.streams} streams: {connected} KiB")
+            started = time.perf_counter()
+            trio.run(activate_known_users, relay_port, args.streams, args.active)
+            took = time.perf_counter() - started
+            time.sleep(2)  # their snapshots written (every 1 s), the buffer empty
+            active = memory_kib(service.pid)
+            per_user = (active["VmRSS"] - connected["VmRSS"]) * 1024 / max(args.active, 1)
+            print(
+                f"after {args.active} known users each sent 3 events and asked once "
+                f"(in {took:.1f} s): {active} KiB; RSS {active['VmRSS'] / 1024:.1f} MiB, "
+                f"{per_user:.0f} bytes per active user above the connected fleet"
+            )
             samples = trio.run(active_stream, relay_port, args.polls)
             print(f"all_feedback through the relay, one active stream: {percentiles(samples)}")
             relay.send_signal(signal.SIGKILL)
@@ -235,7 +278,6 @@ def main() -> None:
             service.wait(timeout=20)
             relay.send_signal(signal.SIGTERM)
             relay.wait(timeout=10)
-    print(f"machine: {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ stop ends.
 
 from __future__ import annotations
 
-import tracemalloc
-
 import trio
 import trio.testing
 
@@ -149,38 +147,3 @@ async def test_resident_sessions_are_capped_by_memory_least_recently_active_firs
             job = await rig.jobs.receive()
         assert job.snapshot is not None
         assert job.snapshot.matrix.sum() == 0
-
-
-def test_a_sessions_estimated_bytes_are_what_tracemalloc_measures() -> None:
-    """``UserSession.bytes`` (what the cap counts) within 35 % of the measured bytes,
-    for one 6-node course, one 9-node course and three courses."""
-    kinds = {
-        "cie3": ("spinner", "cie3", "voltage_step"),
-        "engdes1": ("spinner", "engdes1", "voltage_step"),
-        "pendulum": ("pendulum", "engdes1", "load"),
-    }
-    for courses in (["cie3"], ["pendulum"], ["cie3", "engdes1", "pendulum"]):
-        events = {
-            number: [
-                message(f"user-{number:06d}", t, exp=exp, course=course, log=log)
-                for exp, course, log in (kinds[name] for name in courses)
-                for t in range(10)
-            ]
-            for number in range(200)
-        }
-        tracemalloc.start()
-        before = tracemalloc.take_snapshot()
-        sessions = []
-        for number, mine in events.items():
-            user = f"user-{number:06d}"
-            session = UserSession(user, StudentProgress(user, CATALOG))
-            for event in mine:
-                session.apply(event)
-            for progress in session.progress.courses.values():
-                progress.snapshot()
-            sessions.append(session)
-        after = tracemalloc.take_snapshot()
-        tracemalloc.stop()
-        measured = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-        estimated = sum(session.bytes for session in sessions)
-        assert 0.65 * measured <= estimated <= 1.35 * measured, (courses, measured, estimated)

@@ -1,0 +1,88 @@
+"""What the resident cap counts (``UserSession.bytes``) against what tracemalloc measures.
+
+The sessions are built as the router builds them: a user id of its own, a
+``UserSession`` fed decoded events through ``apply``, its sequence numbers
+and clock reading, and an entry in a directory (``Residents.sessions``).
+Event times are real millisecond clocks, so each leftover event holds its
+own ``int`` as it does in the service.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from actors.session import UserSession
+from analytics.progress import StudentProgress
+from tests.actors.routing import CATALOG
+from tests.actors.writing import message
+
+T0 = 1_764_000_000_000
+USERS = 300
+KINDS = {
+    "cie3": ("spinner", "cie3", ("voltage", "speed", "position")),  # 6 nodes
+    "engdes1": ("spinner", "engdes1", ("voltage", "speed", "position")),
+    "pendulum": ("pendulum", "engdes1", ("start", "brake", "load")),  # 9 nodes
+    "undefined": ("spinner", "nosuchcourse", ("voltage",)),
+}
+
+
+def measured_and_estimated(courses: list[str], events_per_course: int) -> tuple[int, int]:
+    """Bytes tracemalloc sees for ``USERS`` sessions, and what their ``bytes`` say."""
+    events = [
+        [
+            message(
+                f"user-{number:06d}", T0 + 1000 * t, exp=exp, course=course, log=logs[t % len(logs)]
+            )
+            for exp, course, logs in (KINDS[name] for name in courses)
+            for t in range(events_per_course)
+        ]
+        for number in range(USERS)
+    ]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        directory: dict[str, UserSession] = {}
+        for number, mine in enumerate(events):
+            user = f"user-{number:06d}"
+            session = directory[user] = UserSession(user, StudentProgress(user, CATALOG))
+            for event in mine:
+                session.apply(event)
+            # What the router and the writer set: a sequence number, a clock reading.
+            session.last_seq = session.saved_seq = 1_000_000 + number
+            session.last_active = 0.5 + number
+            for progress in session.progress.courses.values():
+                progress.snapshot()  # a request: built for the reply, not kept
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before, after = before.filter_traces(ignore), after.filter_traces(ignore)
+    measured = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return measured, sum(session.bytes for session in directory.values())
+
+
+@pytest.mark.parametrize(
+    ("courses", "events_per_course"),
+    [
+        (["cie3"], 3),
+        (["cie3"], 30),
+        (["pendulum"], 3),
+        (["cie3", "engdes1", "pendulum"], 3),
+        (["cie3", "undefined"], 3),
+        (["undefined"], 3),
+    ],
+)
+def test_a_sessions_estimated_bytes_are_what_tracemalloc_measures(
+    courses: list[str], events_per_course: int
+) -> None:
+    """``UserSession.bytes`` within 35 % of the measured bytes per user."""
+    measured, estimated = measured_and_estimated(courses, events_per_course)
+    assert 0.65 * measured <= estimated <= 1.35 * measured, (measured / USERS, estimated / USERS)
+
+
+def test_an_active_user_on_one_course_costs_at_most_2_kb() -> None:
+    """DESIGN.md's target, on the Python heap: one course, three events, one request."""
+    measured, _ = measured_and_estimated(["cie3"], 3)
+    assert measured / USERS <= 2048
