@@ -63,11 +63,11 @@ class Client:
     async def send(self, frame: dict[str, Any] | str) -> None:
         await self.ws.send_message(frame if isinstance(frame, str) else json.dumps(frame))
 
-    async def receive(self, timeout_s: float = 5.0) -> dict[str, Any]:
+    async def receive(self, timeout_s: float = 15.0) -> dict[str, Any]:
         with trio.fail_after(timeout_s):
             return json.loads(await self.ws.get_message())
 
-    async def receive_n(self, n: int, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    async def receive_n(self, n: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
         return [await self.receive(timeout_s) for _ in range(n)]
 
     async def ask(self, frame: dict[str, Any], replies: int) -> list[dict[str, Any]]:

@@ -75,7 +75,7 @@ async def test_a_hundred_users_at_once_each_get_their_own_correct_replies(tmp_pa
                 await everyone_answered.wait()
                 await assert_silent(ws)
 
-        with trio.fail_after(30):
+        with trio.fail_after(90):  # a hang guard: a loaded CI machine takes its time
             async with trio.open_nursery() as nursery:
                 for user, course, frames, pace in plan:
                     nursery.start_soon(student, user, course, frames, pace)
