@@ -48,6 +48,12 @@ FIRST_COURSE_BYTES = 250
 COURSE_BYTES = 350
 NODE_PAIR_BYTES = 2
 UNKNOWN_COURSE_BYTES = 260
+# A course's v2 state (``V2Session``, made by the first statement): ~1,450
+# bytes of small tables, 4 per cell of its own counts, ~22 per statement kept
+# (its time, node and slider data in the timeline and the usage tally).
+V2_SESSION_BYTES = 1450
+V2_NODE_PAIR_BYTES = 4
+V2_STATEMENT_BYTES = 22
 
 
 NO_UNKNOWN: frozenset[tuple[str, str]] = frozenset()
@@ -90,7 +96,8 @@ class UserSession:
                 return
             self.note_unknown(event.exp, event.course)
             self.bytes = self.estimate()
-        elif len(progress.courses) != courses:
+        elif len(progress.courses) != courses or not isinstance(event, Event):
+            # A v2 statement grows the state (an HTTP request: the count is cheap here).
             self.bytes = self.estimate()
 
     def note_unknown(self, exp: str, course: str) -> None:
@@ -107,6 +114,13 @@ class UserSession:
             + (FIRST_COURSE_BYTES if courses else 0)
             + sum(COURSE_BYTES + NODE_PAIR_BYTES * len(p.course.nodes) ** 2 for p in courses)
             + UNKNOWN_COURSE_BYTES * len(self.unknown)
+            + sum(
+                V2_SESSION_BYTES
+                + V2_NODE_PAIR_BYTES * len(p.course.nodes) ** 2
+                + V2_STATEMENT_BYTES * len(p.v2.usage)
+                for p in courses
+                if p.v2 is not None
+            )
         )
 
     def progress_rows(self) -> list[ProgressRow]:

@@ -18,8 +18,8 @@ feedback tally exists from the first entry that scores; the course keys and
 feedback keys are tuples shared by every user (``shared_pair``); a snapshot
 is built per request and not kept (building one costs 3-8 microseconds on
 a busy 2-core machine, against ~50 for all_feedback's replies; keeping one
-cost 500-900 bytes per user). A v2 snapshot is still kept until the next
-change: only users with a v2 dashboard make one, and it polls.
+cost 500-900 bytes per user). A v2 snapshot likewise (a read is an HTTP
+request; keeping both views cost ~2 KB per user with a v2 dashboard).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class CourseProgress:
     cache what they derive from a version.
     """
 
-    __slots__ = ("_counter", "_feedback", "_v2_snapshot", "course", "v2", "version")
+    __slots__ = ("_counter", "_feedback", "course", "v2", "version")
 
     def __init__(self, course: Course) -> None:
         self.course = course
@@ -106,7 +106,6 @@ class CourseProgress:
         self._counter = TransitionCounter(course.nodes, course.command_of)
         # (state, subject) -> count; None until an entry scores (most users send none).
         self._feedback: dict[tuple[str, str], int] | None = None
-        self._v2_snapshot: V2Snapshot | None = None
         self.v2: V2Session | None = None  # made by the first statement: v1 users pay nothing
 
     def add_statement(self, statement: Statement) -> None:
@@ -169,12 +168,13 @@ class CourseProgress:
         return StudentSnapshot(matrix, dict(self._feedback or ()))
 
     def v2_snapshot(self) -> V2Snapshot:
-        """What the v2 replies read: the statements' state, with every count and the tally."""
-        if self._v2_snapshot is None:
-            own = self.v2.snapshot() if self.v2 is not None else V2Snapshot.empty(0)
-            student = self.snapshot()
-            self._v2_snapshot = attrs.evolve(own, matrix=student.matrix, feedback=student.feedback)
-        return self._v2_snapshot
+        """What the v2 replies read: the statements' state, with every count and the tally.
+
+        Made anew at each call, like ``snapshot``.
+        """
+        own = self.v2.snapshot() if self.v2 is not None else V2Snapshot.empty(0)
+        student = self.snapshot()
+        return attrs.evolve(own, matrix=student.matrix, feedback=student.feedback)
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record from which ``from_record`` rebuilds this exact state."""
@@ -213,7 +213,6 @@ class CourseProgress:
 
     def _changed(self) -> None:
         self.version += 1
-        self._v2_snapshot = None
 
 
 class StudentProgress:

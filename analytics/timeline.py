@@ -24,6 +24,7 @@ to place and does not enter the graph.
 from __future__ import annotations
 
 import base64
+import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Mapping
@@ -159,7 +160,10 @@ class ActionTimeline:
 
     def _object_index(self, object_id: str) -> int:
         """The interned index of ``object_id`` (from 1), widening the array if needed."""
-        index = self._object_ids.setdefault(object_id, len(self._object_ids) + 1)
+        index = self._object_ids.get(object_id)
+        if index is None:
+            # The UIs' element ids are the same for every user: one string for all.
+            index = self._object_ids[sys.intern(object_id)] = len(self._object_ids) + 1
         if index > _NARROW_IDS and self._sliders.typecode == "H":
             self._sliders = array("I", self._sliders)
         return index

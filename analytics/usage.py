@@ -15,6 +15,7 @@ statement older than every kept one counts in ``numLogs`` and its verb, not in s
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from array import array
 from bisect import bisect_right, insort
 from collections.abc import Mapping, Sequence
@@ -56,11 +57,18 @@ class UsageTally:
         self._early_starts: list[int] = []  # among the dropped ones: frozen
         self._before_first: int | None = None  # timestamp of the last dropped statement
 
+    def __len__(self) -> int:
+        """Statements kept (for their sessions): what this tally's memory grows with."""
+        return len(self._times)
+
     def add(self, verb: str, timestamp: int) -> bool:
         """Count one statement; False if it was too late to place among the sessions."""
         self.num_logs += 1
-        if verb in self.verbs or len(self.verbs) < MAX_VERBS:
-            self.verbs[verb] = self.verbs.get(verb, 0) + 1
+        if verb in self.verbs:
+            self.verbs[verb] += 1
+        elif len(self.verbs) < MAX_VERBS:
+            # Shared by every user: the decoded string would cost each ~60 bytes a verb.
+            self.verbs[sys.intern(verb)] = 1
         at = bisect_right(self._times, timestamp)
         if at == 0 and self._before_first is not None:
             return False

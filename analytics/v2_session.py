@@ -84,7 +84,6 @@ class V2Session:
         "_completion",
         "_difficulty",
         "_feedback",
-        "_snapshot",
         "course",
         "timeline",
         "usage",
@@ -99,7 +98,6 @@ class V2Session:
         self._difficulty: dict[str, int] = {}
         self._completion: dict[str, bool] = {}
         self._feedback: Counter[tuple[str, str]] = Counter()
-        self._snapshot: V2Snapshot | None = None
 
     def add_statement(self, statement: Statement) -> None:
         """Count one ``addLog`` statement, in any arrival order.
@@ -144,19 +142,21 @@ class V2Session:
         self._changed()
 
     def snapshot(self) -> V2Snapshot:
-        """An immutable view of the current state, made at most once per version."""
-        if self._snapshot is None:
-            self._snapshot = V2Snapshot(
-                matrix=self.timeline.matrix,
-                ordered_actions=self.timeline.ordered_actions(ORDERED_ACTIONS_MAX),
-                verbs=MappingProxyType(dict(self.usage.verbs)),
-                num_logs=self.usage.num_logs,
-                session_starts=tuple(self.usage.session_starts),
-                difficulty=MappingProxyType(dict(self._difficulty)),
-                completion=MappingProxyType(dict(self._completion)),
-                feedback=MappingProxyType(dict(self._feedback)),
-            )
-        return self._snapshot
+        """An immutable view of the current state, made anew at each call (not kept).
+
+        A read is an HTTP request (a millisecond or more); keeping the view
+        between reads cost every user with a v2 dashboard ~1 KB (issue 13.3).
+        """
+        return V2Snapshot(
+            matrix=self.timeline.matrix,
+            ordered_actions=self.timeline.ordered_actions(ORDERED_ACTIONS_MAX),
+            verbs=MappingProxyType(dict(self.usage.verbs)),
+            num_logs=self.usage.num_logs,
+            session_starts=tuple(self.usage.session_starts),
+            difficulty=MappingProxyType(dict(self._difficulty)),
+            completion=MappingProxyType(dict(self._completion)),
+            feedback=MappingProxyType(dict(self._feedback)),
+        )
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record from which ``from_record`` rebuilds this exact state."""
@@ -195,4 +195,3 @@ class V2Session:
 
     def _changed(self) -> None:
         self.version += 1
-        self._snapshot = None

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import tracemalloc
 
+import orjson
 import pytest
 
 from actors.session import UserSession
 from analytics.progress import StudentProgress
+from messages import StatementEvent, decode_statement
 from tests.actors.routing import CATALOG
 from tests.actors.writing import message
 
@@ -25,17 +27,32 @@ KINDS = {
     "engdes1": ("spinner", "engdes1", ("voltage", "speed", "position")),
     "pendulum": ("pendulum", "engdes1", ("start", "brake", "load")),  # 9 nodes
     "undefined": ("spinner", "nosuchcourse", ("voltage",)),
+    "v2": ("spinner", "ed1", ()),  # statements of the v2 lab UIs (ed1: engdes1's alias)
 }
+V2_NODES = ("voltage_step", "speed_step", "position_step", "voltage_ramp")
+
+
+def v2_statement(user: str, t: int, node: str) -> StatementEvent:
+    """A decoded ``addLog`` statement of the UIs (a slider's ``clicked``/``changed``)."""
+    body = {
+        "timestamp": T0 + 1000 * t,
+        "verb": {"name": ("clicked", "changed", "pressed-hotkey")[t % 3]},
+        "object": {"id": f"slider-{t % 5}", "exp_id": "spin30"},
+        "context": {"graph_node": node},
+    }
+    return StatementEvent(user, "spinner", "ed1", decode_statement(orjson.dumps(body)))
 
 
 def measured_and_estimated(courses: list[str], events_per_course: int) -> tuple[int, int]:
     """Bytes tracemalloc sees for ``USERS`` sessions, and what their ``bytes`` say."""
     events = [
         [
-            message(
+            v2_statement(f"user-{number:06d}", t, V2_NODES[(number + t) % len(V2_NODES)])
+            if name == "v2"
+            else message(
                 f"user-{number:06d}", T0 + 1000 * t, exp=exp, course=course, log=logs[t % len(logs)]
             )
-            for exp, course, logs in (KINDS[name] for name in courses)
+            for name, (exp, course, logs) in ((name, KINDS[name]) for name in courses)
             for t in range(events_per_course)
         ]
         for number in range(USERS)
@@ -54,6 +71,7 @@ def measured_and_estimated(courses: list[str], events_per_course: int) -> tuple[
             session.last_active = 0.5 + number
             for progress in session.progress.courses.values():
                 progress.snapshot()  # a request: built for the reply, not kept
+                progress.v2_snapshot()  # a v2 read: the same
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
@@ -72,6 +90,9 @@ def measured_and_estimated(courses: list[str], events_per_course: int) -> tuple[
         (["cie3", "engdes1", "pendulum"], 3),
         (["cie3", "undefined"], 3),
         (["undefined"], 3),
+        (["v2"], 3),
+        (["v2"], 300),
+        (["cie3", "v2"], 30),
     ],
 )
 def test_a_sessions_estimated_bytes_are_what_tracemalloc_measures(
