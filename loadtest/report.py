@@ -28,6 +28,9 @@ class ServiceInfo:
     exit_code: int | None = None
     cpu_s: float | None = None  # the service's CPU time during the load (subprocess only)
     cpus: list[int] | None = None  # the CPUs it was pinned to (the load tester had the others)
+    # v2 rows in the store (with --http-listen); events_stored counts the v1 ones.
+    statements_stored: int | None = None
+    user_feedback_stored: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -164,9 +167,11 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _latency_line(label: str, figures: dict[str, float | None], samples: int) -> str:
+def _latency_line(
+    label: str, figures: dict[str, float | None], samples: int, width: int = 14
+) -> str:
     cells = "  ".join(f"{name} {_ms(figures[name])}" for name in ("p50", "p90", "p99", "p999"))
-    return f"  {label:14s} {cells}  max {_ms(figures['max'])} ms  (n={samples})"
+    return f"  {label:{width}s} {cells}  max {_ms(figures['max'])} ms  (n={samples})"
 
 
 def format_report(report: LoadReport) -> str:

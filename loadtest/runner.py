@@ -48,6 +48,7 @@ class Progress:
     connection_problems: int
     recent_p50_ms: float | None  # requests answered in the last interval
     recent_p99_ms: float | None
+    label: str = ""  # which load, when two run together ("v2"); events are its statements
 
 
 ProgressCallback = Callable[[Progress], None]
