@@ -14,7 +14,15 @@ from typing import Any
 import attrs
 
 from loadtest.pacing import Pacer
-from loadtest.report import RATE_SHORTFALL, ServiceInfo, _counts, _latency_line
+from loadtest.report import (
+    RATE_SHORTFALL,
+    ServiceInfo,
+    _counts,
+    _latency_line,
+    client_cpu_warning,
+    closing_lines,
+    service_lines,
+)
 from loadtest.stats import LATENCY_METHOD, summarize_ms
 from loadtest.v2options import V2Options
 from loadtest.v2tally import V2Tally
@@ -150,11 +158,7 @@ class V2Report:
                 f"unknown: their later replies were checked for shape only "
                 f"({self.checked_shape_only} replies)"
             )
-        if self.client_cpu_s > 0.85 * self.duration_s:
-            found.append(
-                f"the load tester itself used {self.client_cpu_s:.1f} s of CPU in "
-                f"{self.duration_s:.1f} s: it may be what limited the rate and the latency"
-            )
+        found += client_cpu_warning(self.client_cpu_s, self.duration_s)
         return found
 
     @property
@@ -265,25 +269,7 @@ def format_v2_report(report: V2Report) -> str:
     ]
     for endpoint, figures in sorted(report.latency_by_endpoint.items()):
         lines.append(_latency_line(endpoint, figures, int(figures.get("n") or 0), WIDTH))
-    service = report.service
-    if service is not None:
-        lines += ["", f"Service ({service.how}): {service.command}"]
-        if service.cpus is not None:
-            lines.append(
-                f"  pinned to CPU {', '.join(map(str, service.cpus))}; "
-                "the load tester ran on the others"
-            )
-        if service.cpu_s is not None:
-            lines.append(f"  service CPU during the load: {service.cpu_s:.1f} s")
-    lines.append(f"  load tester CPU: {report.client_cpu_s:.1f} s")
-    problems, warnings = report.problems(), report.warnings()
-    lines += [
-        "",
-        "Problems"
-        if problems
-        else "Problems: none (every statement answered 200 and kept, every reply right, no errors)",
-    ]
-    lines += [f"  {line}" for line in problems]
-    if warnings:
-        lines += ["", "Warnings"] + [f"  {line}" for line in warnings]
+    lines += service_lines(report.service, report.client_cpu_s)
+    clean = "every statement answered 200 and kept, every reply right, no errors"
+    lines += closing_lines(report.problems(), report.warnings(), clean)
     return "\n".join(lines)
