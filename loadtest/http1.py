@@ -9,10 +9,11 @@ socket before a byte of reply came is sent again once on a fresh one, as
 browsers do.
 
 Why not httpx: on this machine kind, 32 connections against a server that
-answers at once, httpx's ``AsyncClient`` under trio cost 4.1-5.7 ms of CPU
-per request, an h11-based client 0.34-0.36 ms and this one 0.08-0.10 ms
-(docs/BENCHMARKS.md). The load tester shares a core with the dashboards
-that measure, so its own cost per statement decides what rate it can show.
+answers at once, httpx's ``AsyncClient`` under trio cost 4.2-5.4 ms of CPU
+per request, an h11-based client 0.33-0.36 ms and this one 0.15-0.21 ms
+(``benchmarks/bench_v2_client.py``, docs/BENCHMARKS.md). The load tester
+shares a core with the dashboards that measure, so its own cost per
+statement decides what rate it can show.
 
 ``ResponseParser`` is sans-io (bytes in, replies out): status line,
 headers, a body by ``Content-Length``, chunked, or up to the close.
