@@ -26,7 +26,7 @@ from courses import Catalog, bundled_catalog
 from loadtest.clients import RunClock, now_ms
 from loadtest.pacing import Pacer
 from loadtest.runner import DRAIN_SLACK_S, Progress, ProgressCallback
-from loadtest.stats import Timeline, percentile
+from loadtest.stats import Timeline, recent_ms, samples_since
 from loadtest.v2context import Student, V2Context
 from loadtest.v2dashboards import run_dashboard
 from loadtest.v2options import V2Options, check_v2_target
@@ -116,12 +116,7 @@ async def _progress(ctx: V2Context, on_progress: ProgressCallback, interval_s: f
     while True:
         await trio.sleep(interval_s)
         now = trio.current_time()
-        recent: list[float] = []
-        for endpoint, samples in tally.latencies_s.items():
-            if endpoint not in ("addLog", "preflight"):
-                recent += samples[seen.get(endpoint, 0) :]
-            seen[endpoint] = len(samples)
-        recent.sort()
+        recent = samples_since(tally.latencies_s, seen, skip=("addLog", "preflight"))
         on_progress(
             Progress(
                 elapsed_s=now - ctx.clock.start,
@@ -136,8 +131,8 @@ async def _progress(ctx: V2Context, on_progress: ProgressCallback, interval_s: f
                 wrong_shape=sum(tally.wrong.values()),
                 connection_problems=sum(tally.connect_failures.values())
                 + sum(tally.connections_lost.values()),
-                recent_p50_ms=percentile(recent, 0.5) * 1000 if recent else None,
-                recent_p99_ms=percentile(recent, 0.99) * 1000 if recent else None,
+                recent_p50_ms=recent_ms(recent, 0.5),
+                recent_p99_ms=recent_ms(recent, 0.99),
                 label="v2",
             )
         )

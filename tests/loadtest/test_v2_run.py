@@ -9,6 +9,7 @@ import attrs
 import pytest
 
 from loadtest import ServiceInfo, cli_main
+from loadtest.runner import Progress
 from loadtest.stats import Timeline
 from loadtest.v2options import V2Options
 from loadtest.v2report import format_v2_report, report_of
@@ -32,7 +33,8 @@ async def test_a_short_run_is_stored_whole_and_every_reply_is_right(tmp_path):
             url=f"http://127.0.0.1:{service.http_port}", users=12, duration_s=2.0,
             overtake_share=0.3, **FAST,
         )  # fmt: skip
-        report = await run_load_v2(options)
+        seen: list[Progress] = []
+        report = await run_load_v2(options, on_progress=seen.append, progress_interval_s=0.5)
     with SqliteStore(tmp_path) as store:
         rows = store.count_events()
     submitted = report.answered.get("submitUserFeedback", 0)
@@ -48,6 +50,12 @@ async def test_a_short_run_is_stored_whole_and_every_reply_is_right(tmp_path):
     assert figures["latency_by_endpoint"]["addLog"]["n"] == report.statements_sent
     assert sum(row["events"] for row in figures["timeline"]) == report.statements_sent
     assert "Problems: none" in format_v2_report(report)
+    assert len(seen) >= 3
+    assert {p.label for p in seen} == {"v2"}
+    sent = [p.events_sent for p in seen]
+    assert sent == sorted(sent)
+    assert 0 < sent[-1] <= report.statements_sent
+    assert any(p.recent_p50_ms is not None for p in seen)
 
 
 def garbling(method: str, target: str, body: bytes) -> tuple[int, list[str], bytes]:
