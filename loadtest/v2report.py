@@ -24,6 +24,7 @@ from loadtest.report import (
     service_lines,
 )
 from loadtest.stats import LATENCY_METHOD, summarize_ms
+from loadtest.v2asks import FEEDBACK
 from loadtest.v2options import V2Options
 from loadtest.v2tally import V2Tally
 
@@ -127,6 +128,13 @@ class V2Report:
         stored = self.in_store
         if stored is None:
             return []
+        feedback = self.service.user_feedback_stored if self.service is not None else None
+        submitted = self.answered.get(FEEDBACK, 0)
+        if feedback is not None and feedback < submitted:
+            return [
+                f"DURABILITY: the store holds {feedback} feedback bodies, but "
+                f"{submitted} were answered 200"
+            ]
         if stored < self.statements_stored:
             return [
                 f"DURABILITY: the store holds {stored} statements, but "
@@ -254,7 +262,8 @@ def format_v2_report(report: V2Report) -> str:
     ]
     if report.in_store is not None:
         lines.append(
-            f"  in the store         {report.in_store} (counted after the service stopped)"
+            f"  in the store         {report.in_store} (counted after the service stopped; "
+            f"feedback bodies {report.service and report.service.user_feedback_stored})"
         )
     lines += [
         f"  dashboard requests   {sum(reads.values())} sent ({_counts(reads) or '-'}), "

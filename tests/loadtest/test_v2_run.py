@@ -128,6 +128,20 @@ def test_sent_answered_and_stored_are_held_against_each_other(
     assert store_lines == ([] if problem is None else [problem])
 
 
+def test_feedback_answered_200_must_be_in_the_store():
+    options = V2Options(url="http://127.0.0.1:1", duration_s=1.0)
+    tally = tallied(3, 3)
+    tally.answered["submitUserFeedback"] = 2
+    report = report_of(options, tally, pacer=None, started_at="now", cpu_s=0.0,
+                       hard_stopped=False)  # fmt: skip
+    for kept, problem in ((2, None), (1, "DURABILITY: the store holds 1 feedback bodies, but 2")):
+        service = ServiceInfo(how="in-process", command="x", data_path="/x",
+                              statements_stored=3, user_feedback_stored=kept)  # fmt: skip
+        lines = [line for line in attrs.evolve(report, service=service).problems()
+                 if "store holds" in line]  # fmt: skip
+        assert lines == ([] if problem is None else [f"{problem} were answered 200"])
+
+
 @pytest.mark.parametrize(
     "argv",
     [
