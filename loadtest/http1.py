@@ -10,7 +10,7 @@ browsers do.
 
 Why not httpx: on this machine kind, 32 connections against a server that
 answers at once, httpx's ``AsyncClient`` under trio cost 4.2-5.4 ms of CPU
-per request, an h11-based client 0.33-0.36 ms and this one 0.15-0.21 ms
+per request, an h11-based client 0.33-0.44 ms and this one 0.15-0.21 ms
 (``benchmarks/bench_v2_client.py``, docs/BENCHMARKS.md). The load tester
 shares a core with the dashboards that measure, so its own cost per
 statement decides what rate it can show.
