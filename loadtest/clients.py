@@ -18,7 +18,7 @@ import orjson
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
-from loadtest.options import LoadOptions
+from loadtest.options import LoadOptions, Paced
 from loadtest.pacing import Pacer
 from loadtest.script import Persona, StudentScript, expected_contents, request_frame
 from loadtest.shape import Ask, parse_frame
@@ -187,7 +187,7 @@ async def run_student(ctx: Context, persona: Persona, first_event: trio.Event) -
     await _connected(ctx, persona.url, "student", body)
 
 
-def max_events(options: LoadOptions) -> int:
+def max_events(options: Paced) -> int:
     """A count bound for one student's loop (time bounds it first)."""
     if options.rate is not None:
         return math.ceil(options.rate * options.duration_s) + 1

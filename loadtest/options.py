@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -116,16 +116,34 @@ class LoadOptions:
 
     @property
     def dashboard_count(self) -> int:
-        return self.users if self.dashboards is None else max(0, min(self.dashboards, self.users))
+        return dashboards_among(self.users, self.dashboards)
 
     @property
     def effective_ramp_s(self) -> float:
-        return min(1.0, self.duration_s / 10) if self.ramp_s is None else max(0.0, self.ramp_s)
+        return ramp_for(self.duration_s, self.ramp_s)
 
     @property
     def hub_mode(self) -> bool:
         """One URL without a path: the hub, where each student picks its stream path."""
         return len(self.urls) == 1 and _path_of(self.urls[0]) in ("", "/")
+
+
+def dashboards_among(users: int, dashboards: int | None) -> int:
+    """How many of ``users`` students have a dashboard (``None``: all)."""
+    return users if dashboards is None else max(0, min(dashboards, users))
+
+
+def ramp_for(duration_s: float, ramp_s: float | None) -> float:
+    """Seconds over which students start: ``ramp_s``, else a tenth of the run, at most 1 s."""
+    return min(1.0, duration_s / 10) if ramp_s is None else max(0.0, ramp_s)
+
+
+class Paced(Protocol):
+    """What a student's pace is read from (``LoadOptions``, ``V2Options``)."""
+
+    rate: float | None
+    duration_s: float
+    think_time_s: tuple[float, float]
 
 
 def _path_of(url: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from loadtest.report import LoadReport
+from loadtest.v2report import V2Report
 
 
-def plot_timeline(report: LoadReport, path: Path) -> str:
+def plot_timeline(report: LoadReport | V2Report, path: Path) -> str:
     """Write the plot; returns what was done (or why not), for the user."""
     try:
         import matplotlib  # noqa: PLC0415 - optional dependency
@@ -27,10 +28,12 @@ def plot_timeline(report: LoadReport, path: Path) -> str:
         latency.plot(seconds, values, label=label)
     latency.set_ylabel("round trip (ms)")
     latency.legend()
-    rate.bar(seconds, [row["events"] for row in report.timeline], label="events sent")
-    rate.set_ylabel("events / s")
+    sent = "events" if isinstance(report, LoadReport) else "statements"
+    rate.bar(seconds, [row["events"] for row in report.timeline], label=f"{sent} sent")
+    rate.set_ylabel(f"{sent} / s")
     rate.set_xlabel("second of the run")
-    figure.suptitle(f"{report.users} students, {report.dashboards} dashboards, {report.mode}")
+    mode = report.mode if isinstance(report, LoadReport) else "v2 (HTTP)"
+    figure.suptitle(f"{report.users} students, {report.dashboards} dashboards, {mode}")
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return f"plot written to {path}"

@@ -22,7 +22,8 @@ def _ms(value: float | None) -> str:
 def progress_line(p: Progress) -> str:
     """One line of figures so far (latency over the last interval only)."""
     return (
-        f"[{p.elapsed_s:6.1f}/{p.duration_s:g} s] events {p.events_sent} "
+        (f"{p.label} " if p.label else "")
+        + f"[{p.elapsed_s:6.1f}/{p.duration_s:g} s] events {p.events_sent} "
         f"({p.events_per_s:.0f}/s)  requests {p.requests} answered {p.answered} "
         f"in flight {p.in_flight}  missing {p.missing} errors {p.errors} "
         f"wrong {p.wrong_shape} conn.problems {p.connection_problems}  "
@@ -33,7 +34,8 @@ def progress_line(p: Progress) -> str:
 def _rich_table(p: Progress) -> Any:
     from rich.table import Table  # noqa: PLC0415 - optional dependency
 
-    table = Table(title=f"load test: {p.elapsed_s:.1f} of {p.duration_s:g} s")
+    label = f" ({p.label})" if p.label else ""
+    table = Table(title=f"load test{label}: {p.elapsed_s:.1f} of {p.duration_s:g} s")
     table.add_column("figure")
     table.add_column("so far", justify="right")
     rows = [

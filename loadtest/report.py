@@ -28,6 +28,9 @@ class ServiceInfo:
     exit_code: int | None = None
     cpu_s: float | None = None  # the service's CPU time during the load (subprocess only)
     cpus: list[int] | None = None  # the CPUs it was pinned to (the load tester had the others)
+    # v2 rows in the store (with --http-listen); events_stored counts the v1 ones.
+    statements_stored: int | None = None
+    user_feedback_stored: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -133,11 +136,7 @@ class LoadReport:
             )
         if self.late_replies:
             found.append(f"{self.late_replies} replies arrived after their request was given up")
-        if self.client_cpu_s > 0.85 * self.duration_s:
-            found.append(
-                f"the load tester itself used {self.client_cpu_s:.1f} s of CPU in "
-                f"{self.duration_s:.1f} s: it may be what limited the rate and the latency"
-            )
+        found += client_cpu_warning(self.client_cpu_s, self.duration_s)
         return found
 
     @property
@@ -164,9 +163,11 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _latency_line(label: str, figures: dict[str, float | None], samples: int) -> str:
+def _latency_line(
+    label: str, figures: dict[str, float | None], samples: int, width: int = 14
+) -> str:
     cells = "  ".join(f"{name} {_ms(figures[name])}" for name in ("p50", "p90", "p99", "p999"))
-    return f"  {label:14s} {cells}  max {_ms(figures['max'])} ms  (n={samples})"
+    return f"  {label:{width}s} {cells}  max {_ms(figures['max'])} ms  (n={samples})"
 
 
 def format_report(report: LoadReport) -> str:
@@ -207,7 +208,25 @@ def format_report(report: LoadReport) -> str:
     ]
     for content, figures in sorted(report.latency_by_content.items()):
         lines.append(_latency_line(content, figures, int(figures.get("n") or 0)))
-    service = report.service
+    lines += service_lines(report.service, report.client_cpu_s)
+    clean = "every request fully answered, every reply of the right shape, no errors"
+    lines += closing_lines(report.problems(), report.warnings(), clean)
+    return "\n".join(lines)
+
+
+def client_cpu_warning(client_cpu_s: float, duration_s: float) -> list[str]:
+    """The warning (one line, or none) that the load tester may have limited the run."""
+    if client_cpu_s <= 0.85 * duration_s:
+        return []
+    return [
+        f"the load tester itself used {client_cpu_s:.1f} s of CPU in "
+        f"{duration_s:.1f} s: it may be what limited the rate and the latency"
+    ]
+
+
+def service_lines(service: ServiceInfo | None, client_cpu_s: float) -> list[str]:
+    """The report's lines on the service it started (if any) and on its own CPU."""
+    lines = []
     if service is not None:
         lines += ["", f"Service ({service.how}): {service.command}"]
         if service.cpus is not None:
@@ -217,18 +236,16 @@ def format_report(report: LoadReport) -> str:
             lines.append(f"  service CPU during the load: {service.cpu_s:.1f} s")
     shared = service is not None and service.how == "in-process"
     lines.append(
-        f"  load tester CPU: {report.client_cpu_s:.1f} s"
+        f"  load tester CPU: {client_cpu_s:.1f} s"
         + (" (the service's included: same process)" if shared else "")
     )
-    problems, warnings = report.problems(), report.warnings()
-    lines += [
-        "",
-        "Problems"
-        if problems
-        else "Problems: none (every request fully answered, "
-        "every reply of the right shape, no errors)",
-    ]
+    return lines
+
+
+def closing_lines(problems: list[str], warnings: list[str], clean: str) -> list[str]:
+    """ "Problems" (or none, saying what a ``clean`` run achieved), then "Warnings"."""
+    lines = ["", "Problems" if problems else f"Problems: none ({clean})"]
     lines += [f"  {line}" for line in problems]
     if warnings:
         lines += ["", "Warnings"] + [f"  {line}" for line in warnings]
-    return "\n".join(lines)
+    return lines

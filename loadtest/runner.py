@@ -22,7 +22,7 @@ from loadtest.options import LoadOptions, check_targets
 from loadtest.pacing import Pacer
 from loadtest.report import LoadReport
 from loadtest.script import cast
-from loadtest.stats import Timeline, percentile, summarize_ms
+from loadtest.stats import Timeline, recent_ms, samples_since, summarize_ms
 from loadtest.tally import Tally
 from websocket.client import CLOSE_TIMEOUT_S
 
@@ -48,6 +48,7 @@ class Progress:
     connection_problems: int
     recent_p50_ms: float | None  # requests answered in the last interval
     recent_p99_ms: float | None
+    label: str = ""  # which load, when two run together ("v2"); events are its statements
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -118,11 +119,7 @@ async def _progress(ctx: Context, on_progress: ProgressCallback, interval_s: flo
     while True:
         await trio.sleep(interval_s)
         now = trio.current_time()
-        recent: list[float] = []
-        for content, samples in tally.latencies_s.items():
-            recent += samples[last_samples.get(content, 0) :]
-            last_samples[content] = len(samples)
-        recent.sort()
+        recent = samples_since(tally.latencies_s, last_samples)
         on_progress(
             Progress(
                 elapsed_s=now - ctx.clock.start,
@@ -136,8 +133,8 @@ async def _progress(ctx: Context, on_progress: ProgressCallback, interval_s: flo
                 errors=tally.errors,
                 wrong_shape=tally.wrong_shape,
                 connection_problems=tally.connect_failures + tally.connections_lost,
-                recent_p50_ms=percentile(recent, 0.5) * 1000 if recent else None,
-                recent_p99_ms=percentile(recent, 0.99) * 1000 if recent else None,
+                recent_p50_ms=recent_ms(recent, 0.5),
+                recent_p99_ms=recent_ms(recent, 0.99),
             )
         )
         last_events, last_time = tally.events_sent, now

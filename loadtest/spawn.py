@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -31,15 +31,16 @@ import actors
 from actors.service import serve
 from config.settings import Settings
 from loadtest.machine import pin_apart, pin_process, process_cpu_seconds
-from loadtest.options import LoadOptions, LoadTestError
-from loadtest.report import LoadReport, ServiceInfo
-from loadtest.runner import ProgressCallback, run_load
+from loadtest.options import LoadTestError
+from loadtest.report import ServiceInfo
+from messages import StatementEvent, UserFeedbackEvent
 from store import DATABASE_NAME
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 PROJECT_ROOT = Path(actors.__file__).resolve().parents[1]
 SPAWN_KINDS = ("subprocess", "in-process")
+V2_ROW_TYPES = (StatementEvent.TYPE, UserFeedbackEvent.TYPE)
 
 
 @attrs.define
@@ -54,6 +55,8 @@ class SpawnedService:
     log_path: Path | None = None
     exit_code: int | None = None
     events_stored: int | None = None
+    http_url: str | None = None  # the HTTP listener (v2 API), when asked for
+    stored_by_type: dict[str, int] | None = None
     cpus: set[int] | None = None  # pinned to these, the load to the others
     _our_cpus: set[int] | None = None  # this process's CPUs before ``pin``
 
@@ -105,7 +108,14 @@ class SpawnedService:
             exit_code=self.exit_code,
             cpu_s=None if cpu_s is None else round(cpu_s, 3),
             cpus=None if self.cpus is None else sorted(self.cpus),
+            statements_stored=self._stored(StatementEvent.TYPE),
+            user_feedback_stored=self._stored(UserFeedbackEvent.TYPE),
         )
+
+    def _stored(self, kind: str) -> int | None:
+        if self.http_url is None or self.stored_by_type is None:
+            return None
+        return self.stored_by_type.get(kind, 0)
 
 
 def free_port() -> int:
@@ -114,16 +124,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def count_stored(data_path: Path) -> int | None:
-    """Events in a stopped service's store, read-only (None if there is no store)."""
+def count_stored_by_type(data_path: Path) -> dict[str, int] | None:
+    """Rows of each ``type`` in a stopped service's store, read-only (None: no store)."""
     path = data_path / DATABASE_NAME
     if not path.exists():
         return None
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
+        rows = connection.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
     finally:
         connection.close()
+    return {str(kind): int(n) for kind, n in rows}
+
+
+def v1_events(counts: dict[str, int] | None) -> int | None:
+    """The v1 events among rows counted by type (not v2 statements or feedback bodies)."""
+    if counts is None:
+        return None
+    return sum(n for kind, n in counts.items() if kind not in V2_ROW_TYPES)
+
+
+def count_stored(data_path: Path) -> int | None:
+    """v1 events in a stopped service's store, read-only (None if there is no store)."""
+    return v1_events(count_stored_by_type(data_path))
 
 
 def cli_command(*args: str) -> list[str]:
@@ -131,8 +154,11 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", "--log-level", "WARNING", *args]
 
 
-def service_command(port: int, data_path: Path) -> list[str]:
-    return cli_command("serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_path))
+def service_command(port: int, data_path: Path, http_port: int | None = None) -> list[str]:
+    command = cli_command("serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_path))
+    if http_port is not None:
+        command += ["--http-listen", f"127.0.0.1:{http_port}"]
+    return command
 
 
 def firehose_command(url: str, json_path: Path, *flags: str) -> list[str]:
@@ -170,9 +196,12 @@ async def load_process(command: Sequence[str], timeout_s: float) -> AsyncIterato
 
 
 @asynccontextmanager
-async def spawned_service(how: str = "subprocess") -> AsyncIterator[SpawnedService]:
+async def spawned_service(
+    how: str = "subprocess", *, http: bool = False
+) -> AsyncIterator[SpawnedService]:
     """A fresh service on a loopback port, stopped (and its events counted) on exit.
 
+    ``http``: with an HTTP listener (``--http-listen``, the v2 API) on another port.
     Raises ``LoadTestError`` if it does not start within ``START_TIMEOUT_S``.
     """
     if how not in SPAWN_KINDS:
@@ -180,24 +209,28 @@ async def spawned_service(how: str = "subprocess") -> AsyncIterator[SpawnedServi
     with tempfile.TemporaryDirectory(prefix="loadtest-") as scratch:
         data_path = Path(scratch) / "data"
         spawn = subprocess_service if how == "subprocess" else _in_process
-        async with spawn(data_path, Path(scratch) / "service.log") as service:
+        async with spawn(data_path, Path(scratch) / "service.log", http) as service:
             try:
                 yield service
             finally:
                 service.unpin()
-        service.events_stored = await trio.to_thread.run_sync(count_stored, data_path)
+        counts = await trio.to_thread.run_sync(count_stored_by_type, data_path)
+        service.stored_by_type, service.events_stored = counts, v1_events(counts)
 
 
 @asynccontextmanager
-async def _in_process(data_path: Path, _log: Path) -> AsyncIterator[SpawnedService]:
-    settings = Settings(listen="127.0.0.1:0", data_path=data_path)
+async def _in_process(data_path: Path, _log: Path, http: bool) -> AsyncIterator[SpawnedService]:
+    http_listen = "127.0.0.1:0" if http else None
+    settings = Settings(listen="127.0.0.1:0", data_path=data_path, http_listen=http_listen)
     async with trio.open_nursery() as nursery:
         running = await nursery.start(serve, settings)
         service = SpawnedService(
             how="in-process",
             url=f"ws://127.0.0.1:{running.hub_port}",
             data_path=data_path,
-            command="actors.service.serve(Settings(listen='127.0.0.1:0', data_path=<temp dir>))",
+            command="actors.service.serve(Settings(listen='127.0.0.1:0', data_path=<temp dir>"
+            + (", http_listen='127.0.0.1:0'))" if http else "))"),
+            http_url=f"http://127.0.0.1:{running.http_port}" if http else None,
         )
         try:
             yield service
@@ -207,9 +240,12 @@ async def _in_process(data_path: Path, _log: Path) -> AsyncIterator[SpawnedServi
 
 
 @asynccontextmanager
-async def subprocess_service(data_path: Path, log_path: Path) -> AsyncIterator[SpawnedService]:
+async def subprocess_service(
+    data_path: Path, log_path: Path, http: bool = False
+) -> AsyncIterator[SpawnedService]:
     port = free_port()
-    args = service_command(port, data_path)
+    http_port = free_port() if http else None
+    args = service_command(port, data_path, http_port)
     with log_path.open("wb") as log:
         process = await trio.lowlevel.open_process(
             args, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log
@@ -221,9 +257,12 @@ async def subprocess_service(data_path: Path, log_path: Path) -> AsyncIterator[S
         command=shlex.join(args),
         process=process,
         log_path=log_path,
+        http_url=None if http_port is None else f"http://127.0.0.1:{http_port}",
     )
     try:
         await _wait_until_accepting(service, process, port)
+        if http_port is not None:
+            await _wait_until_accepting(service, process, http_port)
         yield service
     finally:
         with trio.CancelScope(shield=True):
@@ -254,23 +293,3 @@ async def _stop(process: trio.Process) -> int:
             return await process.wait()
         process.kill()
     return await process.wait()
-
-
-async def run_spawned(
-    make_options: Callable[[str], LoadOptions],
-    how: str = "subprocess",
-    *,
-    on_progress: ProgressCallback | None = None,
-    progress_interval_s: float = 2.0,
-) -> LoadReport:
-    """Start a service, run ``make_options(url)`` against it, stop it, count its store."""
-    async with spawned_service(how) as service:
-        service.pin()
-        options = make_options(service.url)
-        cpu_before = service.cpu_seconds()
-        report = await run_load(
-            options, on_progress=on_progress, progress_interval_s=progress_interval_s
-        )
-        cpu_after = service.cpu_seconds()
-    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-    return attrs.evolve(report, service=service.info(cpu))

@@ -40,6 +40,25 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * fraction
 
 
+def samples_since(
+    latencies_s: dict[str, list[float]], seen: dict[str, int], skip: Iterable[str] = ()
+) -> list[float]:
+    """The samples added since the last call (``seen`` keeps the counts), sorted;
+    those of the kinds in ``skip`` left out (and marked seen)."""
+    recent: list[float] = []
+    for kind, samples in latencies_s.items():
+        if kind not in skip:
+            recent += samples[seen.get(kind, 0) :]
+        seen[kind] = len(samples)
+    recent.sort()
+    return recent
+
+
+def recent_ms(recent: Sequence[float], q: float) -> float | None:
+    """Percentile ``q`` of sorted ``recent`` samples in ms, or None without samples."""
+    return percentile(recent, q) * 1000 if recent else None
+
+
 def summarize_ms(samples_s: Iterable[float]) -> dict[str, float | None]:
     """``{p50, p90, p99, p999, max}`` in milliseconds (``None`` with no samples)."""
     ordered = sorted(samples_s)

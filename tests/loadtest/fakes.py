@@ -56,3 +56,58 @@ async def fake_server(answer: Answer) -> AsyncIterator[tuple[str, list[int]]]:
             yield f"ws://127.0.0.1:{server.port}", requests
         finally:
             nursery.cancel_scope.cancel()
+
+
+# --- HTTP -----------------------------------------------------------------------------
+
+# Given (method, target, body), the reply: status, extra header lines, body.
+HttpAnswer = Callable[[str, str, bytes], tuple[int, list[str], bytes]]
+
+
+@asynccontextmanager
+async def fake_http_server(
+    answer: HttpAnswer, *, close_after_reply: bool = False
+) -> AsyncIterator[tuple[int, list[str]]]:
+    """An HTTP/1.1 server on a loopback port; yields its port and the request lines seen.
+
+    ``close_after_reply``: close every connection after its first reply, saying
+    nothing (as a keep-alive timer firing right then would).
+    """
+    seen: list[str] = []
+
+    async def handle(stream: trio.SocketStream) -> None:
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode().split("\r\n")
+                length = next(
+                    (int(v) for k, _, v in (x.partition(": ") for x in lines[1:])
+                     if k.lower() == "content-length"), 0,
+                )  # fmt: skip
+                while len(buffer) < length:
+                    buffer += await stream.receive_some(65536)
+                body, buffer = buffer[:length], buffer[length:]
+                method, target, _ = lines[0].split(" ")
+                seen.append(f"{method} {target}")
+                status, headers, reply = answer(method, target, body)
+                head_out = [f"HTTP/1.1 {status} X", *headers, f"Content-Length: {len(reply)}"]
+                await stream.send_all(("\r\n".join(head_out) + "\r\n\r\n").encode() + reply)
+                if close_after_reply:
+                    return
+        except trio.BrokenResourceError:
+            return
+        finally:
+            await stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+        try:
+            yield listeners[0].socket.getsockname()[1], seen
+        finally:
+            nursery.cancel_scope.cancel()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loadtest.pacing import Pacer
-from loadtest.stats import Timeline, percentile, summarize_ms
+from loadtest.stats import Timeline, percentile, recent_ms, samples_since, summarize_ms
 
 samples = st.lists(st.floats(0, 10.0, allow_nan=False), min_size=2, max_size=500)
 
@@ -65,3 +65,16 @@ def test_pacer_skips_slots_more_than_the_backlog_late_and_counts_them():
     due = pacer.claim(now=3.0)  # 3 s behind: only the last second is caught up
     assert due == pytest.approx(2.0)
     assert pacer.slips == 200
+
+
+def test_samples_since_gives_each_sample_once_and_skips_what_it_is_told():
+    latencies = {"a": [0.3, 0.1], "skip": [9.0]}
+    seen: dict[str, int] = {}
+    assert samples_since(latencies, seen, skip=("skip",)) == [0.1, 0.3]
+    latencies["a"].append(0.2)
+    latencies["b"] = [0.5]
+    latencies["skip"].append(8.0)
+    assert samples_since(latencies, seen, skip=("skip",)) == [0.2, 0.5]
+    assert samples_since(latencies, seen) == []
+    assert recent_ms([], 0.5) is None
+    assert recent_ms([0.001, 0.003], 1.0) == 3.0
