@@ -21,8 +21,7 @@ from loadtest.v2asks import V2DashboardScript
 from loadtest.v2options import DEFAULT_V2_MIX
 from loadtest.v2reference import CourseFacts, V2Expected
 from loadtest.v2script import NOISE, V2StudentScript, cast_v2
-from messages import decode_statement, decode_user_feedback
-from web.query import Identity, parse_query
+from messages import decode_identity, decode_statement, decode_user_feedback
 
 CATALOG = bundled_catalog()
 START_MS = 1_733_000_000_000
@@ -46,8 +45,8 @@ def test_the_cast_covers_every_course_and_the_names_browsers_send():
     assert any("+" in p.user and "@" in p.user for p in personas)
     for persona in personas:
         # Not URL-encoded by the page; the browser encodes what a URL cannot hold.
-        identity = Identity.from_query(parse_query(persona.query.encode()))
-        assert (identity.user, identity.exp, identity.course) == (
+        identity = decode_identity(persona.query.encode())
+        assert (identity.username, identity.hardware, identity.course) == (
             persona.user, persona.hardware, persona.code,
         )  # fmt: skip
         assert unquote(persona.user_in_query) == persona.user
