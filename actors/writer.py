@@ -53,6 +53,8 @@ MAX_RETRY_DELAY_S = 5.0
 # One transaction's worth of a backlog: the WAL grows by about this much
 # before a checkpoint can reuse it (ops/README.md, disk headroom).
 TRANSACTION_BYTES = 16 * 1024 * 1024
+# Commit waiters (HTTP requests) woken per scheduler turn (``_wake_committed``).
+WAKE_CHUNK = 16
 
 RunSync = Callable[..., Awaitable[Any]]
 T = TypeVar("T")
@@ -240,8 +242,22 @@ class StoreWriter:
                 failures += 1
                 continue
             failures = 0
+            await self._wake_committed()
             if snapshotted:
                 snapshot_at = trio.current_time() + self._snapshot_interval_s
+
+    async def _wake_committed(self) -> None:
+        """Wake who waits for what was just committed, ``WAKE_CHUNK`` at a time.
+
+        Hundreds of HTTP requests wait for a commit (a 200 means durable); woken
+        all at once they would all run before anything else does, and a
+        WebSocket dashboard's reply, a few tasks' turns, would wait behind each
+        burst. A checkpoint between chunks lets the others have their turn.
+        """
+        lot = self._committed
+        for _ in range(-(-len(lot) // WAKE_CHUNK)):  # those waiting now, at most
+            lot.unpark(count=WAKE_CHUNK)
+            await trio.lowlevel.checkpoint()
 
     def _window_full(self) -> bool:
         return self.healthy and self._spare_events <= 0
@@ -268,6 +284,7 @@ class StoreWriter:
                 if await self._write_once(snapshots=True) is None:
                     failures += 1
                     await trio.sleep(_retry_delay(self._flush_interval_s, failures))
+                self._committed.unpark_all()  # at stop, at once
             self.lost = 0
             return True
         self.lost = self.buffered
@@ -321,8 +338,7 @@ class StoreWriter:
             self._recount()
         for session, seq, _ in captured:
             session.saved(seq)
-        self.committed_seq = max(self.committed_seq, upto)
-        self._committed.unpark_all()
+        self.committed_seq = max(self.committed_seq, upto)  # its waiters: ``_wake_committed``
         if self.on_commit is not None:
             self.on_commit(len(events), len(rows), trio.current_time() - started)
         return snapshotting

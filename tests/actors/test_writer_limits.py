@@ -12,7 +12,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.writer import StoreWriter, WriterLimits
+from actors.writer import WAKE_CHUNK, StoreWriter, WriterLimits
 from store import EventRow, ProgressRow, SqliteStore
 from tests.actors.writing import Disk, row_of
 
@@ -265,3 +265,45 @@ def test_the_retry_delay_never_overflows(failures: int) -> None:
     from actors.writer import _retry_delay  # noqa: PLC0415
 
     assert _retry_delay(0.05, failures) == 5.0
+
+
+async def test_commit_waiters_are_woken_in_turns_so_others_run_between(
+    tmp_path, autojump_clock
+) -> None:
+    """Hundreds of HTTP statements wait for one commit; woken at once, they would all
+    run before a WebSocket dashboard's next step. A task stepping through the
+    scheduler sees at most two chunks of them between two of its steps (all at once:
+    at least half of them)."""
+    waiters = 100
+    with SqliteStore(tmp_path) as store:
+        writer = make_writer(store, Disk(store))
+        woken: list[int] = []
+        seen_between_steps: list[int] = []
+
+        async def statement(number: int) -> None:
+            seq = writer.append(row_of(f"u{number}"))
+            await writer.wait_committed(seq)
+            woken.append(number)
+
+        committed = trio.Event()
+        writer.on_commit = lambda *_: committed.set()
+
+        async def dashboard() -> None:
+            await committed.wait()  # (stepping before it would keep the mock clock still)
+            last = 0
+            while last < waiters:
+                await trio.lowlevel.checkpoint()
+                seen_between_steps.append(len(woken) - last)
+                last = len(woken)
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(writer.run)
+            async with trio.open_nursery() as clients:
+                for number in range(waiters):
+                    clients.start_soon(statement, number)
+                await trio.sleep(0.01)  # all parked, waiting for the commit
+                clients.start_soon(dashboard)
+            writer.stop()
+    assert sorted(woken) == list(range(waiters))
+    # A step's batch may hold one chunk and the next one's start: two at most.
+    assert max(seen_between_steps) <= 2 * WAKE_CHUNK < waiters / 2
