@@ -7,6 +7,15 @@ its readers, the ops port's HTTP connections, backups, logs), so that an
 idle-socket flood is refused with a 503 instead of exhausting descriptors
 (issue 12, finding 3: 19,982 idle sockets, a new client's handshake hung
 8 s). The cap per address keeps one client from taking all of it.
+
+At the total cap, a place is taken back rather than refused when it can
+be (``SilentConnections``): the oldest connection that has never sent a
+message, open for ``MAKE_ROOM_AFTER_S``, is closed (1013, try again later)
+and the newcomer takes its place. A dashboard asks at once and a lab UI
+sends its first event when the student acts, while a flood's idle sockets
+never speak: without this, a flood from many addresses (each under its
+own cap) fills the hub and every new student is refused until the idle
+rule closes them a minute later.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import resource
 from collections import Counter
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 # Descriptors kept back from the connection cap: at least this many, or a
 # fifth of the limit when that is more (the ops port's HTTP clients grow with it).
@@ -25,6 +34,9 @@ FD_RESERVE_FRACTION = 5
 # the 500 MB target however high the descriptor limit (Docker: 1,048,576).
 MAX_DERIVED_CONNECTIONS = 20_000
 MIN_CONNECTIONS = 16
+
+# A connection that has said nothing for this long may give its place, at the cap.
+MAKE_ROOM_AFTER_S = 5.0
 
 REFUSED_TOTAL = "too many connections"
 REFUSED_ADDRESS = "too many connections from one address"
@@ -74,9 +86,12 @@ class Admission:
         self.open = 0
         self._per_address: Counter[str] = Counter()
 
-    def admit(self, key: str) -> str | None:
-        """Count a new connection from ``key`` in, or say why not (nothing counted)."""
-        if self.open >= self.max_total:
+    def admit(self, key: str, *, closing: int = 0) -> str | None:
+        """Count a new connection from ``key`` in, or say why not (nothing counted).
+
+        ``closing``: places being given back (their connections still counted).
+        """
+        if self.open >= self.max_total + closing:
             return REFUSED_TOTAL
         if self.max_per_address and self._per_address[key] >= self.max_per_address:
             return REFUSED_ADDRESS
@@ -93,3 +108,48 @@ class Admission:
 
     def from_address(self, key: str) -> int:
         return self._per_address.get(key, 0)
+
+
+class Silent(Protocol):
+    """What ``SilentConnections`` reads of a connection (``ServerWebSocket``)."""
+
+    @property
+    def opened_at(self) -> float: ...
+    @property
+    def spoke(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Silent)
+
+
+class SilentConnections(Generic[C]):
+    """The open connections in the order they opened; finds the oldest that never spoke.
+
+    Amortized O(1): those that spoke or closed are dropped from the front as
+    they are met, so a full hub of 20,000 is not scanned per newcomer.
+    """
+
+    def __init__(self, after_s: float = MAKE_ROOM_AFTER_S) -> None:
+        self.after_s = after_s
+        self._order: dict[C, None] = {}
+
+    def opened(self, connection: C) -> None:
+        self._order[connection] = None
+
+    def closed(self, connection: C) -> None:
+        self._order.pop(connection, None)
+
+    def oldest_silent(self, now: float) -> C | None:
+        """Take out the oldest connection silent since it opened ``after_s`` ago, if any."""
+        while self._order:
+            connection = next(iter(self._order))
+            if connection.spoke or connection.closed:
+                del self._order[connection]
+                continue
+            if now - connection.opened_at < self.after_s:
+                return None  # every later one opened later still
+            del self._order[connection]
+            return connection
+        return None

@@ -22,8 +22,10 @@ import trio
 from access.audit import RefusalAudit
 from access.codes import CodeBook
 from actors.admission import (
+    MAKE_ROOM_AFTER_S,
     REFUSED_TOTAL,
     Admission,
+    SilentConnections,
     address_key,
     derived_max_connections,
     descriptor_limit,
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_MADE_ROOM = 1013  # try again later: the hub was full and this one had said nothing
 # accept() failing for want of descriptors or memory: wait, doubling, up to the max.
 CAPACITY_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 ACCEPT_BACKOFF_FIRST_S = 0.01
@@ -69,6 +72,7 @@ class HubLimits:
     liveness: Liveness = attrs.field(factory=Liveness)
     reply_rate_per_s: float = 0.0  # 0: no limit
     reply_burst: int = 0
+    make_room_after_s: float = MAKE_ROOM_AFTER_S  # at the cap (``actors.admission``)
 
     @classmethod
     def of(cls, settings: Settings) -> HubLimits:
@@ -127,6 +131,9 @@ class Hub:
         )
         self._numbers = itertools.count(1)
         self.connections: set[ServerWebSocket] = set()
+        self._silent = SilentConnections[ServerWebSocket](self.limits.make_room_after_s)
+        self._giving_back: set[ServerWebSocket] = set()  # closed to make room, still counted
+        self._made_room = Throttle(LOG_INTERVAL_S)
         self._outboxes: dict[ServerWebSocket, Outbox] = {}
         self._all_closed = trio.Event()
         self._refusing = 0
@@ -190,7 +197,9 @@ class Hub:
         except OSError:  # gone already
             stream.socket.close()
             return
-        reason = self.admission.admit(key)
+        reason = self.admission.admit(key, closing=len(self._giving_back))
+        if reason == REFUSED_TOTAL and self._make_room():
+            reason = self.admission.admit(key, closing=len(self._giving_back))
         if reason is None:
             connections.start_soon(self._handle, stream, key)
             return
@@ -204,6 +213,18 @@ class Hub:
             connections.start_soon(self._refuse, stream, reason)
         else:
             stream.socket.close()
+
+    def _make_room(self) -> bool:
+        """Close the oldest connection that never spoke, for a newcomer; whether there was one."""
+        now = trio.current_time()
+        silent = self._silent.oldest_silent(now)
+        if silent is None:
+            return False
+        silent.expire(CLOSE_MADE_ROOM, "the service is full: silent connections go first")
+        self._giving_back.add(silent)
+        if count := self._made_room.note(now):
+            log.warning("hub.made_room", extra={"closed": count})
+        return True
 
     def _log_refused(self, kind: str, count: int) -> None:
         extra: dict[str, object] = {"refused": count, "connections": self.admission.open}
@@ -238,6 +259,7 @@ class Hub:
             if ws is None:
                 return  # refused or too slow: closed below
             self.connections.add(ws)
+            self._silent.opened(ws)
             await run_connection(
                 ws,
                 stream=stream_of(ws.path),
@@ -258,6 +280,8 @@ class Hub:
             self.admission.release(key)
             if ws is not None:
                 self.connections.discard(ws)
+                self._silent.closed(ws)
+                self._giving_back.discard(ws)
                 self._outboxes.pop(ws, None)
                 if not self.connections:
                     self._all_closed.set()
@@ -302,6 +326,8 @@ class Hub:
         for kind, throttle in self._refused.items():
             if count := throttle.due(now):
                 self._log_refused(kind, count)
+        if count := self._made_room.due(now):
+            log.warning("hub.made_room", extra={"closed": count})
         if count := self._accept_failed.due(now):
             log.error("hub.accept_failed", extra={"times": count})
 

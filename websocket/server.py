@@ -77,6 +77,10 @@ class ServerWebSocket:
         self.waiting = False
         self.message_since: float | None = None
         self.pinged = False
+        # And what the hub's cap reads: a full hub makes room by closing the
+        # oldest connection that has never sent a message (``actors.admission``).
+        self.opened_at = self.last_heard
+        self.spoke = False
 
     @property
     def closed(self) -> bool:
@@ -103,6 +107,7 @@ class ServerWebSocket:
                         await self._peer_closed(item)
                         break
                 if messages:
+                    self.spoke = True
                     return messages
             raise TransportClosed(self.close_code, self.close_reason)
         finally:

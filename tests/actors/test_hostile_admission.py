@@ -13,14 +13,16 @@ from __future__ import annotations
 import errno
 import logging
 
+import attrs
 import pytest
 import trio
-from wsproto.events import AcceptConnection
+from wsproto.events import AcceptConnection, CloseConnection
 
 from actors.admission import (
     REFUSED_ADDRESS,
     REFUSED_TOTAL,
     Admission,
+    SilentConnections,
     address_key,
     derived_max_connections,
 )
@@ -211,3 +213,49 @@ async def test_the_service_refuses_past_its_settings_caps(tmp_path) -> None:
                 await stream.send_all(upgrade_request())
                 with trio.fail_after(5):
                     assert (await read_http_response(stream)).startswith(b"HTTP/1.1 503 ")
+
+
+def test_silent_connections_give_the_oldest_that_never_spoke() -> None:
+    @attrs.define(eq=False)
+    class Conn:
+        opened_at: float
+        spoke: bool = False
+        closed: bool = False
+
+    silent = SilentConnections[Conn](after_s=5.0)
+    talker, quiet, gone, late = Conn(0.0, spoke=True), Conn(1.0), Conn(2.0, closed=True), Conn(3.0)
+    for connection in (talker, quiet, gone, late):
+        silent.opened(connection)
+    assert silent.oldest_silent(now=5.5) is None  # quiet is 4.5 s old: not yet
+    assert silent.oldest_silent(now=6.0) is quiet
+    assert silent.oldest_silent(now=7.9) is None  # gone is closed; late is 4.9 s old
+    late.spoke = True
+    assert silent.oldest_silent(now=100.0) is None
+
+
+async def test_a_full_hub_gives_the_oldest_silent_place_to_a_newcomer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limits = HubLimits(max_connections=2, max_connections_per_address=0, make_room_after_s=5.0)
+    async with (
+        running_hub(limits) as (hub, _, port),
+        ws_client(port, source="127.0.0.2") as oldest,
+        ws_client(port, source="127.0.0.3") as talker,
+    ):
+        await talker.send_text('{"not": "decoded by the stub"}')
+        too_early = await connect_from(port, "127.0.0.4")
+        async with too_early:
+            refused = await WsClient(too_early).handshake()
+        assert refused.status_code == 503  # nobody silent for 5 s yet
+        await trio.sleep(5.0)
+        async with ws_client(port, source="127.0.0.5"):  # accepted in the oldest's place
+            closed = await oldest.next_event()
+            assert isinstance(closed, CloseConnection)
+            assert closed.code == 1013
+            with trio.fail_after(5):
+                while hub.admission.open > 2:
+                    await trio.sleep(0.01)
+            # The talker keeps its place, and no silent one is left to give.
+            newcomer = await connect_from(port, "127.0.0.6")
+            async with newcomer:
+                assert (await WsClient(newcomer).handshake()).status_code == 503
