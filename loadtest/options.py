@@ -80,20 +80,15 @@ def _urls(_: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class LoadOptions:
-    """One load run: who connects where, for how long, at what pace.
+class Pacing:
+    """What every load run has, v1 or v2: how many students, for how long, at what pace.
 
-    ``urls``: either one hub URL with no path (``ws://127.0.0.1:8000``: each
-    student gets the stream path of its hardware, ``/spin3``), or stream URLs
-    with a path (a relay's, or the hub's): students are dealt round robin over
-    them and each dashboard joins its student's stream.
-
-    ``rate``: target events/s summed over all students (a shared schedule);
-    ``None`` lets each student think ``think_time_s`` between events.
-    ``dashboards``: how many students have a dashboard (``None``: all).
+    ``rate``: target events (statements) per second summed over all students
+    (a shared schedule); ``None`` lets each student think ``think_time_s``
+    between steps. ``dashboards``: how many students have a dashboard
+    (``None``: all), each asking every ``request_interval_s``.
     """
 
-    urls: tuple[str, ...] = attrs.field(converter=tuple, validator=_urls)
     users: int = attrs.field(default=10, validator=_users)
     duration_s: float = attrs.field(default=10.0, validator=_duration)
     rate: float | None = attrs.field(default=None, validator=_rate)
@@ -104,11 +99,6 @@ class LoadOptions:
         default=DEFAULT_THINK_TIME_S, converter=tuple, validator=_think
     )
     dashboards: int | None = None
-    request_mix: tuple[tuple[str, float], ...] = attrs.field(
-        default=DEFAULT_REQUEST_MIX,
-        converter=lambda pairs: tuple((str(k), float(w)) for k, w in pairs),
-        validator=_mix,
-    )
     reply_timeout_s: float = attrs.field(default=DEFAULT_REPLY_TIMEOUT_S, validator=_positive)
     connect_timeout_s: float = attrs.field(default=DEFAULT_CONNECT_TIMEOUT_S, validator=_positive)
     # Students connect spread over this window (a lab does not start on one tick).
@@ -121,6 +111,29 @@ class LoadOptions:
     @property
     def effective_ramp_s(self) -> float:
         return ramp_for(self.duration_s, self.ramp_s)
+
+
+def request_mix_field(default: tuple[tuple[str, float], ...], validator: Any) -> Any:
+    """The ``request_mix`` of a run: (kind, weight) pairs, ``validator`` knowing the kinds."""
+    return attrs.field(
+        default=default,
+        converter=lambda pairs: tuple((str(k), float(w)) for k, w in pairs),
+        validator=validator,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class LoadOptions(Pacing):
+    """One v1 load run: who connects where, besides the pacing (``Pacing``).
+
+    ``urls``: either one hub URL with no path (``ws://127.0.0.1:8000``: each
+    student gets the stream path of its hardware, ``/spin3``), or stream URLs
+    with a path (a relay's, or the hub's): students are dealt round robin over
+    them and each dashboard joins its student's stream.
+    """
+
+    urls: tuple[str, ...] = attrs.field(converter=tuple, validator=_urls)
+    request_mix: tuple[tuple[str, float], ...] = request_mix_field(DEFAULT_REQUEST_MIX, _mix)
 
     @property
     def hub_mode(self) -> bool:

@@ -13,21 +13,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from loadtest.options import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_REPLY_TIMEOUT_S,
-    DEFAULT_REQUEST_INTERVAL_S,
-    DEFAULT_THINK_TIME_S,
-    LoadTestError,
-    _duration,
-    _positive,
-    _rate,
-    _think,
-    _users,
-    dashboards_among,
-    is_loopback,
-    ramp_for,
-)
+from loadtest.options import LoadTestError, Pacing, is_loopback, request_mix_field
 from loadtest.v2asks import FEEDBACK, READS
 
 LOGGING: Final = "/analytics/logging/api/v1"
@@ -75,50 +61,23 @@ def _zone(_: Any, attribute: attrs.Attribute, value: str) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class V2Options:
+class V2Options(Pacing):
     """One v2 load run against ``url``, the service's HTTP listener (``http://HOST:PORT``,
-    with a path prefix if a proxy puts one before ``/analytics/…``).
+    with a path prefix if a proxy puts one before ``/analytics/…``), besides the
+    pacing (``Pacing``: its ``rate`` counts statements).
 
-    ``rate``: target statements/s summed over all students (one shared schedule);
-    ``None`` lets each student think ``think_time_s`` between steps.
-    ``dashboards``: how many students have a dashboard (``None``: all), each
-    asking every ``request_interval_s`` by ``request_mix``.
+    ``request_mix``: what the dashboards ask, by weight.
     ``overtake_share``: share of steps that send two statements at once.
     ``credential``: the UIs' shared credential, sent as ``Authorization: Basic``.
     ``time_zone`` and ``completion_threshold``: the service's, for the reference.
     """
 
     url: str = attrs.field(validator=_http_url)
-    users: int = attrs.field(default=10, validator=_users)
-    duration_s: float = attrs.field(default=10.0, validator=_duration)
-    rate: float | None = attrs.field(default=None, validator=_rate)
-    seed: int = 1
-    allow_remote: bool = False
-    request_interval_s: float = attrs.field(default=DEFAULT_REQUEST_INTERVAL_S, validator=_positive)
-    think_time_s: tuple[float, float] = attrs.field(
-        default=DEFAULT_THINK_TIME_S, converter=tuple, validator=_think
-    )
-    dashboards: int | None = None
-    request_mix: tuple[tuple[str, float], ...] = attrs.field(
-        default=DEFAULT_V2_MIX,
-        converter=lambda pairs: tuple((str(k), float(w)) for k, w in pairs),
-        validator=_mix,
-    )
-    reply_timeout_s: float = attrs.field(default=DEFAULT_REPLY_TIMEOUT_S, validator=_positive)
-    connect_timeout_s: float = attrs.field(default=DEFAULT_CONNECT_TIMEOUT_S, validator=_positive)
-    ramp_s: float | None = None
+    request_mix: tuple[tuple[str, float], ...] = request_mix_field(DEFAULT_V2_MIX, _mix)
     overtake_share: float = attrs.field(default=DEFAULT_OVERTAKE_SHARE, validator=_share)
     credential: str | None = None
     time_zone: str = attrs.field(default="UTC", validator=_zone)
     completion_threshold: float = attrs.field(default=0.8, validator=_share)
-
-    @property
-    def dashboard_count(self) -> int:
-        return dashboards_among(self.users, self.dashboards)
-
-    @property
-    def effective_ramp_s(self) -> float:
-        return ramp_for(self.duration_s, self.ramp_s)
 
     @property
     def host(self) -> str:
