@@ -112,6 +112,19 @@ class Pacing:
     def effective_ramp_s(self) -> float:
         return ramp_for(self.duration_s, self.ramp_s)
 
+    def report_fields(self) -> dict[str, Any]:
+        """What a report (v1 or v2) says of the pacing it was asked for, by its field names."""
+        return {
+            "users": self.users,
+            "dashboards": self.dashboard_count,
+            "duration_s": self.duration_s,
+            "target_rate": self.rate,
+            "think_time_s": self.think_time_s,
+            "request_interval_s": self.request_interval_s,
+            "reply_timeout_s": self.reply_timeout_s,
+            "seed": self.seed,
+        }
+
 
 def request_mix_field(default: tuple[tuple[str, float], ...], validator: Any) -> Any:
     """The ``request_mix`` of a run: (kind, weight) pairs, ``validator`` knowing the kinds."""

@@ -195,15 +195,8 @@ def report_of(
     reads = [s for k, samples in tally.latencies_s.items() if k not in NOT_READS for s in samples]
     return V2Report(
         url=options.url,
-        users=options.users,
-        dashboards=options.dashboard_count,
-        duration_s=options.duration_s,
-        target_rate=options.rate,
-        think_time_s=options.think_time_s,
-        request_interval_s=options.request_interval_s,
-        reply_timeout_s=options.reply_timeout_s,
+        **options.report_fields(),
         overtake_share=options.overtake_share,
-        seed=options.seed,
         started_at=started_at,
         statements_sent=tally.statements_sent,
         statements_by_verb=dict(tally.statements_by_verb),
