@@ -8,7 +8,7 @@ makes the calls the deployed clients make (PROTOCOL.md, PROTOCOL-V2.md) and
 hands back what it received; the expected replies are the golden ones.
 
 Chromium is Debian's (``/usr/bin/chromium``; Playwright cannot download its
-own here). Without it the tests are skipped, unless ``LA_REQUIRE_BROWSER=1``
+own here). Without it the tests are skipped, unless ``REQUIRE_BROWSER_TESTS=1``
 (``.ci/run`` installs Chromium and sets it): then its absence is a failure.
 """
 
@@ -44,7 +44,7 @@ FLAGS = [
 ]
 PAGE = b"<!doctype html><title>dashboard</title>"
 
-if not CHROMIUM.exists() and os.environ.get("LA_REQUIRE_BROWSER") != "1":
+if not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER_TESTS") != "1":
     pytest.skip(
         f"no browser at {CHROMIUM} (.ci/run installs Debian's chromium)", allow_module_level=True
     )

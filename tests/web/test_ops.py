@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 
 import pytest
 import trio
@@ -76,6 +77,8 @@ def test_an_invalid_setting_stops_with_exit_code_2_naming_it(
 
 
 def test_a_variable_that_is_no_setting_is_named_in_a_warning(monkeypatch, capsys) -> None:
+    for key in [k for k in os.environ if k.startswith("LA_")]:
+        monkeypatch.delenv(key)  # only this test's variables, whatever the shell exported
     monkeypatch.setenv("LA_WORKRS", "4")  # a typo
     monkeypatch.setenv("LA_SHARDS", "4")  # a setting of an older version
     monkeypatch.setenv("LA_WORKERS", "3")
