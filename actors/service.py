@@ -25,6 +25,7 @@ import attrs
 import trio
 
 from access.audit import RefusalAudit
+from actors.collector import collect_fully_every
 from actors.connection import ConnectionRules
 from actors.forget import forget_user
 from actors.hub import Hub, HubLimits
@@ -170,6 +171,15 @@ async def _run(
     writer.on_commit = metrics.record_commit
     async with trio.open_nursery() as root:
         await root.start(writer.run)
+        collector = trio.CancelScope()  # cancelled at the end; none with the interval 0
+        if settings.full_gc_interval_s > 0:
+            collector = await root.start(
+                partial(
+                    collect_fully_every,
+                    settings.full_gc_interval_s,
+                    observe=metrics.full_gc_pause.observe,
+                )
+            )
         jobs_send, jobs_receive = trio.open_memory_channel[Job](settings.jobs_size)
         async with trio.open_nursery() as workers:
             async with jobs_receive:
@@ -193,6 +203,7 @@ async def _run(
                 router.close()  # users being loaded get their held messages
             await jobs_send.aclose()  # workers finish their jobs and return
         writer.stop()  # final flush, then the root nursery is done
+        collector.cancel()
     lost = writer.lost or 0
     if lost:
         log.critical("service.stopped_with_loss", extra={"events_lost": lost})

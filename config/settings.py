@@ -186,6 +186,10 @@ class Settings:
     commit_window_events: int = attrs.field(default=10_000, validator=_positive)
     # Sessions in memory, about; the least recently active flushed ones leave early.
     max_resident_mb: int = attrs.field(default=256, validator=_positive)
+    # One full garbage collection this often instead of CPython's rule (a full
+    # pass every time the heap grows by a quarter stops the loop again and
+    # again while a cohort arrives; actors.collector); 0: CPython's rule.
+    full_gc_interval_s: float = attrs.field(default=60.0, validator=_not_negative)
     # How long a stop keeps retrying to write what is buffered before giving up.
     final_flush_s: float = attrs.field(default=10.0, validator=_positive)
     grace_s: float = attrs.field(default=5.0, validator=_positive)

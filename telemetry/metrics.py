@@ -103,6 +103,12 @@ class Metrics:
         self.buffered_events = Gauge(
             "la_store_buffered_events", "Events waiting for the next commit", registry=r
         )
+        self.full_gc_pause = Histogram(
+            "la_gc_full_pause_seconds",
+            "Pause of each scheduled full garbage collection (the loop stops meanwhile)",
+            buckets=COMMIT_BUCKETS_S,
+            registry=r,
+        )
         self.sessions = Gauge("la_active_sessions", "Users whose state is in memory", registry=r)
         self.connections = Gauge(
             "la_connections", "Open WebSocket connections, by mode", ["mode"], registry=r
