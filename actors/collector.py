@@ -1,4 +1,4 @@
-"""The garbage collector tuned for a server: rarer young passes, full passes on a schedule.
+"""Full garbage collections on a schedule instead of CPython's growth rule.
 
 CPython runs a full (generation 2) collection whenever the long-lived
 objects have grown by a quarter since the last one. Such a pass visits every
@@ -9,18 +9,15 @@ user ids, grows the heap by a quarter again and again: the hostile benchmark
 saw eleven such pauses in ten seconds, which made every other client's p99
 100-160 ms (docs/BENCHMARKS.md).
 
+Under 1,000 v2 statements a second the same rule ran a full pass every
+1.5 s, 11-19 ms each.
+
 So the full pass, which is what finds reference cycles among long-lived
 objects, moves onto a fixed period: cyclic garbage that had grown old waits
 at most one period (under 1,000 v2 statements a second, ~30,000 objects a
 minute). Sessions are acyclic and are freed by reference counting the
-moment they leave.
-
-The young generation is collected every ``YOUNG_THRESHOLD`` allocations
-instead of 700. Each HTTP request lives through a commit (~50 ms) and
-thousands of objects are made meanwhile: at 700, at 1,000 statements a
-second, ~100 young and ~9 middle passes a second took 9-11 % of the core
-(the middle ones 3-6 ms each, full of requests still in flight); at 10,000,
-1 %, the reads' p99 halved (docs/BENCHMARKS.md).
+moment they leave. The young and middle generations are collected as
+CPython decides: they find nearly all the garbage, in passes of a few ms.
 """
 
 from __future__ import annotations
@@ -38,8 +35,6 @@ log = logging.getLogger(__name__)
 
 # A pass this long is worth a log line (the operator sees the price of the heap).
 LOG_PAUSE_S = 0.05
-# Allocations between young passes (CPython's default is 700).
-YOUNG_THRESHOLD = 10_000
 # Generation 2's threshold when only the schedule runs full passes: never reached.
 NEVER = 2**31 - 1
 
@@ -56,8 +51,8 @@ _HOLDERS = _Holders()
 
 
 @contextmanager
-def server_thresholds() -> Iterator[None]:
-    """While held, young passes are rarer and CPython starts no full one; then as before.
+def automatic_full_collections_off() -> Iterator[None]:
+    """While held, CPython starts no full collection; the thresholds come back after.
 
     Held by every service that runs in the process; the first one in saves
     the thresholds and the last one out puts them back.
@@ -65,8 +60,8 @@ def server_thresholds() -> Iterator[None]:
     holders = _HOLDERS
     if holders.count == 0:
         holders.saved = gc.get_threshold()
-        _, middle, _ = holders.saved
-        gc.set_threshold(YOUNG_THRESHOLD, middle, NEVER)
+        young, middle, _ = holders.saved
+        gc.set_threshold(young, middle, NEVER)
     holders.count += 1
     try:
         yield
@@ -89,7 +84,7 @@ async def collect_fully_every(
     In the loop, not a thread: a collection holds the GIL anyway. ``observe``
     gets each pass's duration in seconds (the metrics' histogram).
     """
-    with trio.CancelScope() as scope, server_thresholds():
+    with trio.CancelScope() as scope, automatic_full_collections_off():
         task_status.started(scope)
         while True:
             await trio.sleep(interval_s)

@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.collector import NEVER, YOUNG_THRESHOLD, collect_fully_every, server_thresholds
+from actors.collector import NEVER, automatic_full_collections_off, collect_fully_every
 from tests.actors.conftest import running_service, service_settings
 
 CPYTHON_DEFAULT = (700, 10, 10)
@@ -49,10 +49,9 @@ def thresholds(values: tuple[int, int, int]) -> Iterator[None]:
 
 
 def grow_the_heap() -> list[list[object]]:
-    """Long-lived objects, enough for CPython's rule to run full passes with young
-    passes every ``YOUNG_THRESHOLD`` allocations (a full one every 11 middle ones)."""
+    """Long-lived objects, enough for CPython's rule to run full passes."""
     kept: list[list[object]] = []
-    for _ in range(300):
+    for _ in range(60):
         kept.append([[] for _ in range(5_000)])
     return kept
 
@@ -74,24 +73,22 @@ def old_cycle() -> weakref.ref[Node]:
 
 def test_the_thresholds_change_while_held_and_come_back_after_the_last_holder() -> None:
     with thresholds(CPYTHON_DEFAULT):
-        with server_thresholds():
-            assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, NEVER)
-            with server_thresholds():  # a second service in the same process
+        with automatic_full_collections_off():
+            assert gc.get_threshold() == (700, 10, NEVER)
+            with automatic_full_collections_off():  # a second service in the same process
                 pass
-            assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, NEVER)
+            assert gc.get_threshold() == (700, 10, NEVER)
         assert gc.get_threshold() == CPYTHON_DEFAULT
 
 
 def test_a_growing_heap_makes_cpython_run_full_passes_but_not_while_held() -> None:
-    # The control: the same young passes with CPython's own rule for full ones.
-    with thresholds((YOUNG_THRESHOLD, 10, 10)):
-        gc.collect()
-        with full_passes() as by_cpython:
-            kept = grow_the_heap()
-        del kept
     with thresholds(CPYTHON_DEFAULT):
         gc.collect()
-        with server_thresholds(), full_passes() as while_held:
+        with full_passes() as by_cpython:  # the control: the rule turned off below
+            kept = grow_the_heap()
+        del kept
+        gc.collect()
+        with automatic_full_collections_off(), full_passes() as while_held:
             kept = grow_the_heap()
         del kept
     assert len(by_cpython) >= 1
@@ -120,7 +117,7 @@ async def test_a_full_pass_runs_every_interval(autojump_clock: trio.testing.Mock
 
 
 async def test_the_scheduled_pass_frees_an_old_cycle_that_young_passes_keep() -> None:
-    with server_thresholds():
+    with automatic_full_collections_off():
         dead = old_cycle()
         gc.collect(1)  # young and middle passes cannot free it
         assert dead() is not None
@@ -134,7 +131,7 @@ async def test_the_scheduled_pass_frees_an_old_cycle_that_young_passes_keep() ->
 
 @pytest.mark.parametrize(
     ("interval_s", "while_serving"),
-    [(60.0, (YOUNG_THRESHOLD, 10, NEVER)), (0.0, CPYTHON_DEFAULT)],
+    [(60.0, (700, 10, NEVER)), (0.0, CPYTHON_DEFAULT)],
 )
 async def test_the_service_holds_the_schedule_unless_it_is_off(
     tmp_path: Path, interval_s: float, while_serving: tuple[int, int, int]
