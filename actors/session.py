@@ -40,7 +40,8 @@ TAIL_PAGE = 256
 # ~330 bytes with no course (the session, its progress, its user id, its
 # numbers, its directory entry), ~250 more for the table of the first course
 # in its dict, ~350 per course plus 2 bytes per cell of the course's matrix
-# (8 once a count passes 65,535: rare, not counted here), ~260 per course
+# once it counts a transition (8 once a count passes 65,535: rare, not
+# counted here; until then it shares the course's zeros), ~260 per course
 # the catalog does not define. RSS grows by about 1.5 times as much
 # (allocator rounding and fragmentation: benchmarks/bench_memory.py).
 SESSION_BYTES = 330
@@ -48,11 +49,12 @@ FIRST_COURSE_BYTES = 250
 COURSE_BYTES = 350
 NODE_PAIR_BYTES = 2
 UNKNOWN_COURSE_BYTES = 260
-# A course's v2 state (``V2Session``, made by the first statement): ~1,450
-# bytes of small tables, 4 per cell of its own counts, ~22 per statement kept
-# (its time, node and slider data in the timeline and the usage tally).
-V2_SESSION_BYTES = 1450
-V2_NODE_PAIR_BYTES = 4
+# A course's v2 state (``V2Session``, made by the first statement): ~1,000
+# bytes of small tables (the feedback page's only once it submits), 2 per
+# cell of its own counts, ~22 per statement kept (its time, node and slider
+# data in the timeline and the usage tally).
+V2_SESSION_BYTES = 1000
+V2_NODE_PAIR_BYTES = 2
 V2_STATEMENT_BYTES = 22
 
 
@@ -112,7 +114,11 @@ class UserSession:
         return (
             SESSION_BYTES
             + (FIRST_COURSE_BYTES if courses else 0)
-            + sum(COURSE_BYTES + NODE_PAIR_BYTES * len(p.course.nodes) ** 2 for p in courses)
+            + sum(
+                COURSE_BYTES
+                + (0 if p.counts_shared else NODE_PAIR_BYTES * len(p.course.nodes) ** 2)
+                for p in courses
+            )
             + UNKNOWN_COURSE_BYTES * len(self.unknown)
             + sum(
                 V2_SESSION_BYTES

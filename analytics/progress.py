@@ -108,6 +108,11 @@ class CourseProgress:
         self._feedback: dict[tuple[str, str], int] | None = None
         self.v2: V2Session | None = None  # made by the first statement: v1 users pay nothing
 
+    @property
+    def counts_shared(self) -> bool:
+        """Whether the v1 counts cost this user nothing yet (the course's shared zeros)."""
+        return self._counter.counts_shared
+
     def add_statement(self, statement: Statement) -> None:
         """Count a v2 ``addLog`` statement, in any arrival order (``V2Session``)."""
         self._statements().add_statement(statement)

@@ -34,6 +34,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from analytics.transitions import NARROW, count_once_more, packed_counts
+
 SLIDER_WINDOW_MS: Final = 2_000
 # The step view of the dashboard gets at most this many actions: the latest ones.
 ORDERED_ACTIONS_MAX: Final = 10_000
@@ -92,8 +94,9 @@ class ActionTimeline:
         self._times = array("q")
         self._sliders = array("H")
         self._object_ids: dict[str, int] = {}
-        # Flat, row-major, 4 bytes a cell: a 9-node course costs 324 bytes, not 648.
-        self._counts = array("I", bytes(4 * n_nodes * n_nodes))
+        # Flat, row-major, 2 bytes a cell (a 9-node course costs 162 bytes), 8
+        # once a cell passes 65,535 (``count_once_more``), as the v1 counts.
+        self._counts = array(NARROW, bytes(2 * n_nodes * n_nodes))
         self._counted = 0
         self._trimmed = False
 
@@ -133,9 +136,9 @@ class ActionTimeline:
         # The windows start and end with entries whose status the insertion cannot
         # change (see the module docstring), so the pairs outside them stay as they are.
         for source, target in pairwise(before):
-            self._counts[source * self._n + target] -= 1
+            self._counts[source * self._n + target] -= 1  # counted before: never below 0
         for source, target in pairwise(after):
-            self._counts[source * self._n + target] += 1
+            self._counts = count_once_more(self._counts, source * self._n + target)
         self._counted += len(after) - len(before)
         if len(self) > RETAINED_ENTRIES + TRIM_CHUNK:
             self._trim()
@@ -239,7 +242,7 @@ class ActionTimeline:
             counts = np.asarray(record["counts"], dtype=np.int64)
             if counts.shape != (n_nodes, n_nodes) or (counts < 0).any():
                 raise ValueError(f"bad timeline record: counts of shape {counts.shape}")
-            timeline._counts = array("I", counts.reshape(-1).tolist())
+            timeline._counts = packed_counts(counts.reshape(-1).tolist())
             timeline._counted = int(record["counted"])
             timeline._trimmed = bool(record["trimmed"])
         except (KeyError, TypeError, OverflowError) as exc:

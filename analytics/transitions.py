@@ -83,13 +83,24 @@ def _kept(event: UiEvent) -> UiEvent:
     return UiEvent(event.t, hardware, log)
 
 
-def _packed(values: Iterable[int]) -> array[int]:
+def packed_counts(values: Iterable[int]) -> array[int]:
     """``values`` in 16-bit cells if they all fit, else in 64-bit ones."""
     values = list(values)
     try:
         return array(NARROW, values)
     except OverflowError:
         return array(WIDE, values)
+
+
+def count_once_more(counts: array[int], cell: int) -> array[int]:
+    """``counts`` with one more in ``cell``: the same array, or a 64-bit copy of it
+    when that 16-bit cell is full (every cell then gets 64 bits)."""
+    try:
+        counts[cell] += 1
+    except OverflowError:
+        counts = array(WIDE, counts)
+        counts[cell] += 1
+    return counts
 
 
 class TransitionCounter:
@@ -108,7 +119,9 @@ class TransitionCounter:
 
     def __init__(self, nodes: Sequence[str], command_of: Mapping[str, str]) -> None:
         self._table = command_table(tuple(nodes), tuple(command_of.items()))
-        self._counts = self._table.zeros.__copy__()  # row-major: cell from * n + to
+        # Row-major (cell from * n + to); the course's shared zeros until the first
+        # count, copied then: a user with v2 statements only never counts here.
+        self._counts = self._table.zeros
         self._pending: tuple[UiEvent, ...] = ()
 
     @property
@@ -116,6 +129,11 @@ class TransitionCounter:
         """A copy of the cumulative counts (rows "from", columns "to"), as int64."""
         n = self._table.size
         return np.array(self._counts, dtype=np.int64).reshape(n, n)  # buffer protocol: one copy
+
+    @property
+    def counts_shared(self) -> bool:
+        """Whether the counts are still the course's shared zeros (nothing counted yet)."""
+        return self._counts is self._table.zeros
 
     @property
     def pending(self) -> tuple[UiEvent, ...]:
@@ -128,7 +146,7 @@ class TransitionCounter:
         n = self._table.size
         if counts.shape != (n, n):
             raise ValueError(f"matrix shape {counts.shape}, expected {(n, n)}")
-        self._counts = _packed(counts.ravel().tolist())
+        self._counts = packed_counts(counts.ravel().tolist())
         self._pending = tuple(_kept(UiEvent.of(event)) for event in pending)
 
     def convert(self, events: Iterable[Mapping[str, Any] | UiEvent]) -> None:
@@ -150,12 +168,10 @@ class TransitionCounter:
         n = self._table.size
         counts = self._counts
         for source, target in pairwise(commands):
-            cell = source * n + target
-            try:
-                counts[cell] += 1
-            except OverflowError:  # a 16-bit cell is full: every cell gets 64 bits
-                counts = self._counts = array(WIDE, counts)
-                counts[cell] += 1
+            if counts is self._table.zeros:
+                counts = counts.__copy__()
+            counts = count_once_more(counts, source * n + target)
+        self._counts = counts
 
     def _compact(self, stored: list[UiEvent]) -> list[UiEvent]:
         """Drop leftover events that cannot change any later conversion.

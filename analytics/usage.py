@@ -54,7 +54,8 @@ class UsageTally:
         self._times = array("q")
         self._started = bytearray()  # 1 where the statement is a session-started
         self._starts: list[int] = []  # session starts among the kept statements, sorted
-        self._early_starts: list[int] = []  # among the dropped ones: frozen
+        # Among the dropped ones, frozen; a tuple: the empty one is shared (most never trim).
+        self._early_starts: tuple[int, ...] = ()
         self._before_first: int | None = None  # timestamp of the last dropped statement
 
     def __len__(self) -> int:
@@ -87,7 +88,7 @@ class UsageTally:
     @property
     def session_starts(self) -> list[int]:
         """When each session started (ms), oldest first; the latest ``MAX_SESSIONS``."""
-        return (self._early_starts + self._starts)[-MAX_SESSIONS:]
+        return [*self._early_starts, *self._starts][-MAX_SESSIONS:]
 
     def _starts_session(self, k: int) -> bool:
         if self._started[k]:
@@ -98,10 +99,11 @@ class UsageTally:
     def _trim(self) -> None:
         cut = len(self._times) - RETAINED_STATEMENTS
         dropped = self._times[cut - 1]
+        frozen = []
         while self._starts and self._starts[0] <= dropped:
             # Equal timestamps may straddle the cut; a frozen start is still a start.
-            self._early_starts.append(self._starts.pop(0))
-        del self._early_starts[:-MAX_SESSIONS]
+            frozen.append(self._starts.pop(0))
+        self._early_starts = (*self._early_starts, *frozen)[-MAX_SESSIONS:]
         del self._times[:cut], self._started[:cut]
         self._before_first = dropped
 
@@ -132,7 +134,7 @@ class UsageTally:
             for k in record["started"]:
                 tally._started[k] = 1
             tally._starts = [int(t) for t in record["starts"]]
-            tally._early_starts = [int(t) for t in record["early_starts"]]
+            tally._early_starts = tuple(int(t) for t in record["early_starts"])
             before = record["before_first"]
             tally._before_first = None if before is None else int(before)
         except (KeyError, TypeError, IndexError, AttributeError, OverflowError) as exc:

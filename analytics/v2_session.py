@@ -73,6 +73,18 @@ class V2Snapshot:
         return cls(matrix, b"", {}, 0, (), {}, {}, {})
 
 
+@attrs.define
+class Submitted:
+    """What ``submitUserFeedback`` gave one session key: made by its first submission.
+
+    Most keys never get one; three empty tables each would cost them ~220 bytes.
+    """
+
+    difficulty: dict[str, int] = attrs.Factory(dict)
+    completion: dict[str, bool] = attrs.Factory(dict)
+    feedback: Counter[tuple[str, str]] = attrs.Factory(Counter)
+
+
 class V2Session:
     """Statements and feedback submissions of one session key on one course.
 
@@ -81,9 +93,7 @@ class V2Session:
     """
 
     __slots__ = (
-        "_completion",
-        "_difficulty",
-        "_feedback",
+        "_submitted",
         "course",
         "timeline",
         "usage",
@@ -95,9 +105,7 @@ class V2Session:
         self.version = 0
         self.timeline = ActionTimeline(len(course.nodes))
         self.usage = UsageTally()
-        self._difficulty: dict[str, int] = {}
-        self._completion: dict[str, bool] = {}
-        self._feedback: Counter[tuple[str, str]] = Counter()
+        self._submitted: Submitted | None = None
 
     def add_statement(self, statement: Statement) -> None:
         """Count one ``addLog`` statement, in any arrival order.
@@ -121,24 +129,27 @@ class V2Session:
         (under its code or an alias) are left out: the page lists the course's
         tasks, and an unknown code must not grow the state.
         """
+        if self._submitted is None:
+            self._submitted = Submitted()
+        submitted = self._submitted
         if isinstance(feedback, AffectiveState):
             # Only what scores is tallied, as in CourseProgress.add_feedback.
             if feedback_score(feedback.state, feedback.subject, self.course.feedback_subjects):
-                self._feedback[(feedback.state, feedback.subject)] += 1
+                submitted.feedback[(feedback.state, feedback.subject)] += 1
         elif isinstance(feedback, UserCompletion):
             for name, done in feedback.tasks.items():
                 task = self.course.task_of(name)
                 if task is not None:
-                    self._completion[task] = done
+                    submitted.completion[task] = done
         elif isinstance(feedback, UserDifficulty):
             for name, difficulty in feedback.tasks.items():
                 task = self.course.task_of(name)
                 if task is None:
                     continue
                 if difficulty is None:
-                    self._difficulty.pop(task, None)
+                    submitted.difficulty.pop(task, None)
                 else:
-                    self._difficulty[task] = difficulty
+                    submitted.difficulty[task] = difficulty
         self._changed()
 
     def snapshot(self) -> V2Snapshot:
@@ -147,28 +158,30 @@ class V2Session:
         A read is an HTTP request (a millisecond or more); keeping the view
         between reads cost every user with a v2 dashboard ~1 KB (issue 13.3).
         """
+        submitted = self._submitted or Submitted()
         return V2Snapshot(
             matrix=self.timeline.matrix,
             ordered_actions=self.timeline.ordered_actions(ORDERED_ACTIONS_MAX),
             verbs=MappingProxyType(dict(self.usage.verbs)),
             num_logs=self.usage.num_logs,
             session_starts=tuple(self.usage.session_starts),
-            difficulty=MappingProxyType(dict(self._difficulty)),
-            completion=MappingProxyType(dict(self._completion)),
-            feedback=MappingProxyType(dict(self._feedback)),
+            difficulty=MappingProxyType(dict(submitted.difficulty)),
+            completion=MappingProxyType(dict(submitted.completion)),
+            feedback=MappingProxyType(dict(submitted.feedback)),
         )
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record from which ``from_record`` rebuilds this exact state."""
+        submitted = self._submitted or Submitted()
         return {
             "format": RECORD_FORMAT,
             "version": self.version,
             "nodes": list(self.course.nodes),
             "timeline": self.timeline.to_record(),
             "usage": self.usage.to_record(),
-            "difficulty": dict(self._difficulty),
-            "completion": dict(self._completion),
-            "feedback": [[state, subject, n] for (state, subject), n in self._feedback.items()],
+            "difficulty": dict(submitted.difficulty),
+            "completion": dict(submitted.completion),
+            "feedback": [[state, subject, n] for (state, subject), n in submitted.feedback.items()],
         }
 
     @classmethod
@@ -183,11 +196,13 @@ class V2Session:
                 raise ValueError(f"made for nodes {record['nodes']!r}, not {course.key}'s")
             session.timeline = ActionTimeline.from_record(len(course.nodes), record["timeline"])
             session.usage = UsageTally.from_record(record["usage"])
-            session._difficulty = {str(t): int(v) for t, v in record["difficulty"].items()}
-            session._completion = {str(t): bool(v) for t, v in record["completion"].items()}
-            session._feedback.update(
-                {(state, subject): int(n) for state, subject, n in record["feedback"]}
+            submitted = Submitted(
+                {str(t): int(v) for t, v in record["difficulty"].items()},
+                {str(t): bool(v) for t, v in record["completion"].items()},
+                Counter({(state, subject): int(n) for state, subject, n in record["feedback"]}),
             )
+            if submitted != Submitted():
+                session._submitted = submitted
             session.version = int(record["version"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"bad v2 session record: {exc!r}") from exc

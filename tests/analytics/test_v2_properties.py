@@ -90,6 +90,30 @@ def test_late_insertion_recounts_exactly_what_a_full_recount_gives(arrived):
         assert timeline.counted_actions == len(counted)
 
 
+# Starting counts at the edges of a 16-bit cell, and past it.
+edge_counts = st.lists(
+    st.lists(st.sampled_from([0, 1, 65_534, 65_535, 65_536, 2**40]), min_size=N, max_size=N),
+    min_size=N,
+    max_size=N,
+)
+
+
+@MANY
+@given(edge_counts, st.lists(actions, max_size=40))
+def test_counts_restored_at_the_edges_of_a_cell_count_on_as_a_full_recount(start, arrived):
+    """The counts are 16-bit cells until one would overflow (then 64-bit): unnoticed."""
+    record = {**ActionTimeline(N).to_record(), "counts": start}
+    timeline = ActionTimeline.from_record(N, record)
+    for k, action in enumerate(arrived, 1):
+        timeline.add(*action)
+        added = naive_matrix(naive_counted(arrived[:k]))
+        expected = [[start[i][j] + added[i][j] for j in range(N)] for i in range(N)]
+        assert timeline.matrix.tolist() == expected
+    assert ActionTimeline.from_record(N, timeline.to_record()).matrix.tolist() == (
+        timeline.matrix.tolist()
+    )
+
+
 @MANY
 @given(st.lists(actions, max_size=40), st.randoms(use_true_random=False))
 def test_the_arrival_order_does_not_matter_when_timestamps_differ(arrived, rng):
