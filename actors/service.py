@@ -1,6 +1,7 @@
 """The service wiring: every actor under one root nursery, and how it stops.
 
-Start order: store writer, analytics pool, the session router, then the hub.
+Start order: store writer, analytics pool, the session router, then the
+front (``actors.front``: the HTTP app, the hub, the relay followers).
 Stop order is the reverse, so nothing is dropped on the way out: stop
 accepting, let every connection read what its client sent (until it has been
 quiet for 0.1 s, within ``grace_s``) and close it (1001), let users being
@@ -19,24 +20,21 @@ from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import attrs
 import trio
 
 from access.audit import RefusalAudit
 from actors.collector import collect_fully_every
-from actors.connection import ConnectionRules
 from actors.forget import forget_user
-from actors.hub import Hub, HubLimits
+from actors.front import serve_front
+from actors.hub import Hub
 from actors.pool import Job, run_worker
-from actors.relay import Backoff, StreamState, follow_stream
+from actors.relay import StreamState
 from actors.retention import Retention
 from actors.router import Router
-from actors.v2backend import V2Backend
 from actors.writer import StoreWriter, WriterLimits
 from analytics.replies import Replier
-from analytics.v2_replies import V2Replier
 from config.settings import Settings
 from courses import Catalog, load_catalog
 from legacy import LegacyFileError, has_legacy_files, scan_legacy
@@ -44,8 +42,6 @@ from store import SqliteStore
 from telemetry.metrics import Metrics
 from web.access import AccessKit, open_access
 from web.admin import ForgetReport
-from web.app import build_app
-from web.server import serve_web
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +194,7 @@ async def _run(
             )
             async with trio.open_nursery() as sessions:
                 await sessions.start(router.run)
-                await _serve_front(service, router, task_status)
+                await serve_front(service, router, stop, task_status)
                 service.refusals.flush()
                 router.close()  # users being loaded get their held messages
             await jobs_send.aclose()  # workers finish their jobs and return
@@ -210,141 +206,6 @@ async def _run(
     else:
         log.info("service.stopped", extra={"events_committed": writer.committed_seq})
     return lost
-
-
-async def _serve_front(
-    service: Service, router: Router, task_status: trio.TaskStatus[Service]
-) -> None:
-    """Accept connections until asked to stop, then drain them within the grace time.
-
-    Hub connections run in ``connections``, relay followers in ``relays``;
-    the listeners are cancelled first (no new clients), then every
-    connection reads what its client already sent and closes (1001). At
-    the end of the grace, the router stops waiting for room first, so a
-    connection cut then has handed on every frame it read.
-    """
-    settings = service.settings
-    rules = ConnectionRules(settings.outbound_size, settings.send_timeout_s, service.metrics)
-    # The HTTP app closes itself gracefully on stop, beside the hub's drain.
-    async with trio.open_nursery() as web:
-        await _start_web(service, web)
-        await _serve_connections(service, router, rules, task_status)
-
-
-async def _serve_connections(
-    service: Service,
-    router: Router,
-    rules: ConnectionRules,
-    task_status: trio.TaskStatus[Service],
-) -> None:
-    settings = service.settings
-    async with trio.open_nursery() as connections:
-        async with trio.open_nursery() as relays:
-            async with trio.open_nursery() as listeners:
-                await _start_listeners(service, router, rules, listeners, connections)
-                _start_relays(service, router, rules, relays)
-                task_status.started(service)
-                log.info("service.started", extra={"courses": len(service.catalog.courses)})
-                await service._stop.wait()
-                log.info("service.stopping")
-                listeners.cancel_scope.cancel()  # stop accepting
-            rules.drain.start()
-            deadline = trio.current_time() + settings.grace_s
-            cut = (relays.cancel_scope, connections.cancel_scope)
-            connections.start_soon(_cut_at, deadline, service, router, cut)
-            if service.hub is not None:
-                await service.hub.drain()
-        # Everything accepted is closed; handshakes still pending are dropped.
-        connections.cancel_scope.cancel()
-
-
-async def _cut_at(
-    deadline: float, service: Service, router: Router, scopes: tuple[trio.CancelScope, ...]
-) -> None:
-    """At the end of the grace: take what is read without waiting, then cut the rest."""
-    await trio.sleep_until(deadline)
-    router.stop_waiting()
-    cut = service.hub_connections + sum(1 for stream in service.relays if stream.connected)
-    # They were still sending (or still waiting for room): what they had not
-    # sent yet, or we had not read, is not ours to store.
-    log.warning("service.grace_over", extra={"connections_cut": cut})
-    for scope in scopes:
-        scope.cancel()
-
-
-async def _start_listeners(
-    service: Service,
-    router: Router,
-    rules: ConnectionRules,
-    listeners: trio.Nursery,
-    connections: trio.Nursery,
-) -> None:
-    settings = service.settings
-    if settings.listen_address is not None:
-        host, port = settings.listen_address
-        service.hub = Hub(
-            router,
-            rules,
-            host=host,
-            port=port,
-            max_frame_bytes=settings.max_frame_bytes,
-            limits=HubLimits.of(settings),
-            codes=None if service.access is None else service.access.codes,
-            refusals=service.refusals,
-        )
-        service.hub_port = await listeners.start(service.hub.run, connections)
-
-
-async def _start_web(service: Service, nursery: trio.Nursery) -> None:
-    settings = service.settings
-    if settings.http_listen is not None:
-        replier = V2Replier(
-            service.catalog,
-            tz=ZoneInfo(settings.time_zone),
-            threshold=settings.completion_threshold,
-        )
-        backend = V2Backend(service.router, service.writer, replier, settings.data_path)
-        app = build_app(
-            service,
-            settings,
-            backend,
-            access=service.access,
-            forgetter=service,
-            refusals=service.refusals,
-        )
-        service.http_port = await nursery.start(
-            partial(
-                serve_web,
-                app,
-                settings.http_listen,
-                grace_s=settings.grace_s,
-                shutdown_trigger=service._stop.wait,
-            )
-        )
-
-
-def _start_relays(
-    service: Service, router: Router, rules: ConnectionRules, relays: trio.Nursery
-) -> None:
-    settings = service.settings
-    backoff = Backoff(settings.relay_backoff_first_s, settings.relay_backoff_max_s)
-    for url in settings.connect:
-        state = StreamState(url)
-        service.relays.append(state)
-        relays.start_soon(
-            partial(
-                follow_stream,
-                state,
-                router=router,
-                rules=attrs.evolve(
-                    rules,
-                    answer_event_errors=False,
-                    answer_requests=not settings.answer_on_hub_only,
-                ),
-                backoff=backoff,
-                max_frame_bytes=settings.max_frame_bytes,
-            )
-        )
 
 
 async def _hint_at_legacy_files(data: Path, store: SqliteStore) -> None:

@@ -54,7 +54,7 @@ def slow_loads(rig: Rig, user: str) -> trio.Event:
             await loading.wait()
         return await inline(function, *args)
 
-    rig.router._run_sync = slow_read
+    rig.router.loader._run_sync = slow_read
     return loading
 
 
@@ -199,7 +199,7 @@ async def test_a_load_that_starts_during_the_erase_reads_after_it(tmp_path, auto
             return await inline(function, *args)
 
         rig.writer._run_sync = slow_erase
-        rig.router._run_sync = reading
+        rig.router.loader._run_sync = reading
         async with trio.open_nursery() as nursery:
             nursery.start_soon(forget_user, rig.router, rig.writer, "ana")
             await trio.testing.wait_all_tasks_blocked()

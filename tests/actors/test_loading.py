@@ -1,6 +1,6 @@
 """Issue 12.2 and 16.2's stuck load, on the router without sockets (mock clock).
 
-Loads are made slow (or stuck) by replacing ``Router._load``; each test then
+Loads are made slow (or stuck) by replacing ``Loader._load``; each test then
 checks who is loaded when, what a flooding connection may hold, and how the
 stop ends.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from actors import router as routing_module
+from actors import holding as holding_module
 from actors.session import UserSession
 from analytics.progress import StudentProgress
 from store import SqliteStore
@@ -19,14 +19,14 @@ from tests.actors.writing import ask, message
 
 
 def slow_loads(rig, order: list[str], delay_s: float = 0.1):
-    """``Router._load`` taking ``delay_s`` each, noting the order users are loaded in."""
+    """``Loader._load`` taking ``delay_s`` each, noting the order users are loaded in."""
 
     async def load(user: str) -> UserSession:
         order.append(user)
         await trio.sleep(delay_s)
         return UserSession(user, StudentProgress(user, CATALOG))
 
-    rig.router._load = load
+    rig.router.loader._load = load
 
 
 async def test_a_fresh_students_user_is_loaded_before_a_flooders_new_ids(
@@ -47,7 +47,7 @@ async def test_a_fresh_students_user_is_loaded_before_a_flooders_new_ids(
             nonlocal most_loading
             for number in range(200):
                 await router.deliver(delivery(message(f"new{number:03d}"), flooder))
-                most_loading = max(most_loading, router._sources[flooder].loading)
+                most_loading = max(most_loading, router.holding._sources[flooder].loading)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(flood)
@@ -63,7 +63,7 @@ async def test_a_fresh_students_user_is_loaded_before_a_flooders_new_ids(
     assert waited <= 0.2 + 1e-9  # at most two rounds of 0.1 s loads
     position = order.index("student")
     assert position <= order.index("new000") + 60  # not after the 200
-    assert most_loading <= routing_module.MAX_LOADING_PER_CONNECTION
+    assert most_loading <= holding_module.MAX_LOADING_PER_CONNECTION
 
 
 async def test_a_connection_with_too_much_in_lines_waits_and_its_messages_stay_in_order(
@@ -76,7 +76,7 @@ async def test_a_connection_with_too_much_in_lines_waits_and_its_messages_stay_i
         slow_loads(rig, order, delay_s=1.0)
         router = rig.router
         lab = rig.connection("lab")
-        limit = routing_module.MAX_HELD_PER_CONNECTION
+        limit = holding_module.MAX_HELD_PER_CONNECTION
         handed = 0
 
         async def send() -> None:
@@ -89,7 +89,7 @@ async def test_a_connection_with_too_much_in_lines_waits_and_its_messages_stay_i
             nursery.start_soon(send)
             await trio.sleep(0.5)
             assert handed == limit  # the next one waits for the load
-            assert router.held_bytes <= routing_module.MAX_HELD_BYTES
+            assert router.held_bytes <= holding_module.MAX_HELD_BYTES
         assert handed == limit + 50
         await trio.sleep(0.1)
         assert [row.t for row in rig.store.events_of("ann")] == list(range(limit + 50))
@@ -108,7 +108,7 @@ async def test_the_stop_does_not_wait_for_a_stuck_load_without_bound(
 
     with trio.fail_after(60):
         async with running_router(tmp_path, stop_timeout_s=2.0) as rig:
-            rig.router._load = stuck
+            rig.router.loader._load = stuck
             lab = rig.connection("lab")
             for number in range(3):
                 await rig.router.deliver(delivery(message("ann", number), lab))

@@ -13,7 +13,7 @@ import pytest
 import trio
 from trio_websocket import CloseReason, ConnectionClosed
 
-from actors import router as sessions
+from actors import loading as sessions
 from tests.actors.conftest import Client, client, running_service, service_settings
 from tests.actors.test_robustness_reference import (
     COURSES,

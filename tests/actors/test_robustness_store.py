@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from actors import router as sessions
+from actors import loading as sessions
 from actors.service import serve
 from store import SqliteStore, StoreError
 from tests.actors.conftest import client, running_service, service_settings
