@@ -30,12 +30,13 @@ from actors.admission import (
     derived_max_connections,
     descriptor_limit,
 )
-from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection
+from actors.connection import ConnectionRules, run_connection
 from actors.guard import Door, Guard, stream_of
 from actors.limits import Throttle
 from actors.liveness import CLOSE_IDLE, CLOSE_SLOW_MESSAGE, Liveness, Verdict
 from actors.outbox import Outbox
 from actors.router import Router
+from actors.sending import CLOSE_TIMEOUT_S
 from config.settings import Settings
 from websocket.handshake import unavailable
 from websocket.opening import accept_websocket, refuse_connection
