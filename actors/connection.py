@@ -4,10 +4,10 @@ Two tasks. The reader always drains the socket (so pings are answered even
 when the client reads nothing), decodes each frame with the ``messages``
 codec, answers bad frames with an error reply and hands good ones to the
 router, which applies an event to its user's session right away and sends a
-request's snapshot to the analytics pool. The writer sends what the outbox
-holds, everything queued in one write, each write under a deadline; a client
-that stops reading fills its outbox and is cut off (close 1008), and nobody
-else ever waits for it.
+request's snapshot to the analytics pool. The writer (``actors.sending``)
+sends what the outbox holds, everything queued in one write, each write
+under a deadline; a client that stops reading fills its outbox and is cut
+off (close 1008), and nobody else ever waits for it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import trio
 from actors.drain import Drain
 from actors.guard import Guard
 from actors.limits import Throttle, TokenBucket
-from actors.outbox import FLUSH, Outbox, open_outbox
+from actors.outbox import Outbox, open_outbox
 from actors.router import Delivery, Router
+from actors.sending import CLOSE_TIMEOUT_S, cut_off, send_loop
 from messages import (
     AllFeedbackRequest,
     DecodeError,
@@ -40,11 +41,7 @@ from websocket.transport import Transport, TransportClosed
 
 log = logging.getLogger(__name__)
 
-CLOSE_POLICY = 1008  # the client broke our rules: stopped reading
 CLOSE_UNSUPPORTED = 1003  # binary frame: we speak JSON text
-# How long a close waits for the peer's close frame: a client that does not
-# read must not hold us (trio-websocket alone would wait 60 s).
-CLOSE_TIMEOUT_S = 1.0
 # Frames handled between two passes through the scheduler: one socket read
 # can bring hundreds (a client that catches up), about 15 us each.
 FRAMES_PER_STEP = 32
@@ -109,7 +106,7 @@ async def run_connection(
         on_open(outbox)
     reader = _Reader(ws, stream, outbox, router, rules, rules.request_bucket(), guard)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_write_loop, ws, outgoing, outbox, rules)
+        nursery.start_soon(send_loop, ws, outgoing, outbox, rules.send_timeout_s, rules.metrics)
         try:
             await reader.run()
         finally:
@@ -117,7 +114,7 @@ async def run_connection(
             if not ws.closed:  # it may be blocked on a client that does not read
                 nursery.cancel_scope.cancel()
     if outbox.overflowed:  # the reader found no room: the client is not reading
-        await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
+        await cut_off(ws, outbox, rules.metrics, "outbound queue full: the client is not reading")
 
 
 @attrs.frozen
@@ -276,51 +273,3 @@ class _Reader:
         else:
             answered = self.rules.answer_event_errors
         return await self._answer(encode_error(error), error.code) if answered else True
-
-
-async def _write_loop(
-    ws: Transport,
-    outgoing: trio.MemoryReceiveChannel[str],
-    outbox: Outbox,
-    rules: ConnectionRules,
-) -> None:
-    async with outgoing:
-        try:
-            async for text in outgoing:
-                if outbox.overflowed:
-                    break
-                taken = [text]
-                while len(taken) < outbox.capacity:
-                    try:
-                        taken.append(outgoing.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        # EndOfChannel: the reader closed the outbox since the
-                        # first was taken; what was taken still goes out.
-                        break
-                texts = [text for text in taken if text != FLUSH]  # a flush sends just the rest
-                with trio.move_on_after(rules.send_timeout_s) as deadline:
-                    await ws.send_messages(texts)
-                outbox.taken()
-                if deadline.cancelled_caught:
-                    # If a frame was half written, the transport just hangs up.
-                    await _cut_off(ws, outbox, rules, "send timed out")
-                    return
-        except TransportClosed:
-            return
-    if outbox.overflowed:
-        await _cut_off(ws, outbox, rules, "outbound queue full: the client is not reading")
-
-
-async def _cut_off(
-    ws: Transport,
-    outbox: Outbox,
-    rules: ConnectionRules,
-    reason: str,
-) -> None:
-    """Close a client that does not read (1008, or a plain TCP abort), once, and count it."""
-    if outbox.cut_off:
-        return
-    outbox.cut_off = True
-    log.warning("connection.slow_client", extra={"connection": outbox.name, "reason": reason})
-    rules.metrics.slow_clients.inc()
-    await ws.close(CLOSE_POLICY, reason, timeout_s=CLOSE_TIMEOUT_S)

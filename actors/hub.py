@@ -4,10 +4,12 @@ Any URL path is accepted; the path names the stream and stands in for
 ``hardware`` on messages that have none (PROTOCOL.md, "Connection modes").
 The hub bounds what connections can hold (issue 12): how many are open, in
 total and per source address (``actors/admission.py``), how long a quiet
-one lives (``actors/liveness.py``), and how many requests each may make
-(the connection's token bucket). With access control on it lets in only an
-upgrade carrying a code from ``POST /session/<stream>`` (``401`` otherwise)
-and keeps the code's grant for the connection (``actors.guard``).
+one lives (``actors/liveness.py``, applied by ``actors/idle_sweep.py``), and
+how many requests each may make (the connection's token bucket); a flood
+of any of these is logged once per interval (``actors/flood_log.py``).
+With access control on it lets in only an upgrade carrying a code from
+``POST /session/<stream>`` (``401`` otherwise) and keeps the code's grant
+for the connection (``actors.guard``).
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from actors.admission import (
     derived_max_connections,
     descriptor_limit,
 )
-from actors.connection import CLOSE_TIMEOUT_S, ConnectionRules, run_connection
+from actors.connection import ConnectionRules, run_connection
+from actors.flood_log import FloodLog
 from actors.guard import Door, Guard, stream_of
-from actors.limits import Throttle
-from actors.liveness import CLOSE_IDLE, CLOSE_SLOW_MESSAGE, Liveness, Verdict
+from actors.idle_sweep import sweep_idle
+from actors.liveness import Liveness
 from actors.outbox import Outbox
 from actors.router import Router
+from actors.sending import CLOSE_TIMEOUT_S
 from config.settings import Settings
 from websocket.handshake import unavailable
 from websocket.opening import accept_websocket, refuse_connection
@@ -55,10 +59,6 @@ ACCEPT_BACKOFF_MAX_S = 1.0
 MAX_REFUSING = 64
 REFUSE_TIMEOUT_S = 2.0
 RETRY_AFTER_S = 10
-LOG_INTERVAL_S = 10.0  # one line per kind of flood per interval, with a count
-# The sweep lets the others run after this many connections judged, or closed.
-CONNECTIONS_PER_STEP = 500  # ~0.5 ms
-CLOSES_PER_STEP = 5
 
 
 @attrs.frozen
@@ -133,15 +133,10 @@ class Hub:
         self.connections: set[ServerWebSocket] = set()
         self._silent = SilentConnections[ServerWebSocket](self.limits.make_room_after_s)
         self._giving_back: set[ServerWebSocket] = set()  # closed to make room, still counted
-        self._made_room = Throttle(LOG_INTERVAL_S)
         self._outboxes: dict[ServerWebSocket, Outbox] = {}
         self._all_closed = trio.Event()
         self._refusing = 0
-        self._refused = {kind: Throttle(LOG_INTERVAL_S) for kind in ("total", "address")}
-        self._refused_address: str | None = None  # the latest refused per address
-        self._accept_failed = Throttle(LOG_INTERVAL_S)
-        closing = (Verdict.IDLE, Verdict.SLOW_MESSAGE)
-        self._expired = {verdict: Throttle(LOG_INTERVAL_S) for verdict in closing}
+        self._flood_log = FloodLog(self.admission)
 
     async def run(
         self,
@@ -162,7 +157,9 @@ class Hub:
             },
         )
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._sweep)
+            nursery.start_soon(
+                sweep_idle, self.limits.liveness, self.connections, self._outboxes, self._flood_log
+            )
             for listener in listeners:
                 nursery.start_soon(self._accept_loop, listener, connections)
             task_status.started(port)
@@ -179,17 +176,12 @@ class Hub:
                 except OSError as exc:
                     if exc.errno not in CAPACITY_ERRNOS:
                         raise
-                    self._note_accept_failure(exc.errno)
+                    self._flood_log.accept_failed(exc.errno, trio.current_time())
                     await trio.sleep(backoff)
                     backoff = min(backoff * 2, ACCEPT_BACKOFF_MAX_S)
                     continue
                 backoff = ACCEPT_BACKOFF_FIRST_S
                 self._admit(stream, connections)
-
-    def _note_accept_failure(self, number: int) -> None:
-        # No traceback: it says nothing the error's name does not, ten times a second.
-        if count := self._accept_failed.note(trio.current_time()):
-            log.error("hub.accept_failed", extra={"error": errno.errorcode[number], "times": count})
 
     def _admit(self, stream: trio.SocketStream, connections: trio.Nursery) -> None:
         try:
@@ -204,10 +196,7 @@ class Hub:
             connections.start_soon(self._handle, stream, key)
             return
         kind = "total" if reason == REFUSED_TOTAL else "address"
-        if kind == "address":
-            self._refused_address = key
-        if count := self._refused[kind].note(trio.current_time()):
-            self._log_refused(kind, count)
+        self._flood_log.refused(kind, key, trio.current_time())
         if self._refusing < MAX_REFUSING:
             self._refusing += 1
             connections.start_soon(self._refuse, stream, reason)
@@ -222,15 +211,8 @@ class Hub:
             return False
         silent.expire(CLOSE_MADE_ROOM, "the service is full: silent connections go first")
         self._giving_back.add(silent)
-        if count := self._made_room.note(now):
-            log.warning("hub.made_room", extra={"closed": count})
+        self._flood_log.made_room(now)
         return True
-
-    def _log_refused(self, kind: str, count: int) -> None:
-        extra: dict[str, object] = {"refused": count, "connections": self.admission.open}
-        if kind == "address":
-            extra["address"] = self._refused_address  # who to look at: the latest one
-        log.warning(f"hub.refused_{kind}", extra=extra)
 
     async def _refuse(self, stream: trio.SocketStream, reason: str) -> None:
         try:
@@ -285,51 +267,6 @@ class Hub:
                 self._outboxes.pop(ws, None)
                 if not self.connections:
                     self._all_closed.set()
-
-    async def _sweep(self) -> None:
-        """Apply the idle rule to every open connection, a few times per period, until
-        cancelled; also flushes the counts of throttled log lines."""
-        liveness = self.limits.liveness
-        while True:
-            await trio.sleep(liveness.tick_s)
-            now = trio.current_time()
-            closed = 0
-            for number, ws in enumerate(list(self.connections), start=1):
-                verdict = liveness.verdict(ws, now)
-                if verdict is not Verdict.KEEP and self._busy(ws):
-                    verdict = Verdict.KEEP
-                if verdict is Verdict.PING:
-                    ws.ping_nowait()
-                elif verdict is Verdict.IDLE:
-                    ws.expire(CLOSE_IDLE, "idle: nothing received, not even a pong")
-                elif verdict is Verdict.SLOW_MESSAGE:
-                    ws.expire(CLOSE_SLOW_MESSAGE, "a message took too long to arrive")
-                if verdict in self._expired:
-                    self._expired[verdict].pending += 1
-                    closed += 1
-                # Each close wakes two tasks to end (~0.2 ms of CPU): thousands
-                # at once would hold the loop for a second.
-                if number % CONNECTIONS_PER_STEP == 0 or closed == CLOSES_PER_STEP:
-                    closed = 0
-                    await trio.lowlevel.checkpoint()
-            self._log_counts(now)
-
-    def _busy(self, ws: ServerWebSocket) -> bool:
-        """Whether a request of ``ws`` is in flight (its quiet is then ours)."""
-        outbox = self._outboxes.get(ws)
-        return outbox is not None and outbox.busy
-
-    def _log_counts(self, now: float) -> None:
-        for verdict, throttle in self._expired.items():
-            if count := throttle.due(now):
-                log.info(f"hub.{verdict.name.lower()}", extra={"connections": count})
-        for kind, throttle in self._refused.items():
-            if count := throttle.due(now):
-                self._log_refused(kind, count)
-        if count := self._made_room.due(now):
-            log.warning("hub.made_room", extra={"closed": count})
-        if count := self._accept_failed.due(now):
-            log.error("hub.accept_failed", extra={"times": count})
 
     async def drain(self) -> None:
         """Read what every client already sent, then close each with 1001 (going away).

@@ -14,7 +14,8 @@ import pytest
 import trio
 from wsproto.events import CloseConnection, TextMessage
 
-from actors.hub import CLOSES_PER_STEP, HubLimits
+from actors.hub import HubLimits
+from actors.idle_sweep import CLOSES_PER_STEP
 from actors.liveness import Liveness, Verdict
 from tests.actors.hostile import connect_from, running_hub, upgrade_request, ws_client
 from websocket.server import ServerWebSocket

@@ -12,7 +12,8 @@ import pytest
 import trio
 import trio.testing
 
-from actors.writer import WAKE_CHUNK, StoreWriter, WriterLimits
+from actors.commit_buffer import WAKE_CHUNK
+from actors.writer import StoreWriter, WriterLimits
 from store import EventRow, ProgressRow, SqliteStore
 from tests.actors.writing import Disk, row_of
 
@@ -262,7 +263,7 @@ async def test_a_final_flush_that_cannot_write_says_how_many_were_lost(
 @pytest.mark.parametrize("failures", [2000])
 def test_the_retry_delay_never_overflows(failures: int) -> None:
     """A disk failing for hours: 2 ** failures once overflowed the float (the writer died)."""
-    from actors.writer import _retry_delay  # noqa: PLC0415
+    from actors.write_failures import retry_delay as _retry_delay  # noqa: PLC0415
 
     assert _retry_delay(0.05, failures) == 5.0
 
