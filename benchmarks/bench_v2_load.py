@@ -108,8 +108,7 @@ async def measure(args: argparse.Namespace) -> None:
     lines: list[str] = []
     probes_stored = [0]  # statements the v2 probes had answered 200
     async with spawned_service("subprocess", http=True) as service:
-        if not args.no_pin:
-            service.pin()
+        service.pin()
         http_url = str(service.http_url)
         print(f"service:  {service.command}")
         print(f"cpus:     {service.placement}")
@@ -168,12 +167,6 @@ def main() -> None:
     parser.add_argument("--request-interval", type=float, default=0.05)
     parser.add_argument("--duration", type=float, default=15.0, help="each loaded phase (s)")
     parser.add_argument("--baseline", type=float, default=8.0, help="each phase alone (s)")
-    parser.add_argument(
-        "--no-pin",
-        action="store_true",
-        help="leave the service and its load to the OS scheduler (the store's thread may then "
-        "run beside the loop, as on a machine of several cores)",
-    )
     args = parser.parse_args()
     print(run_header())
     trio.run(measure, args)
