@@ -84,7 +84,6 @@ class Router:
             loaders=loaders,
             run_sync=run_sync,
         )
-        self._nursery: trio.Nursery | None = None
         self._closed = trio.Event()
         self.stopping = False  # no more waiting for room: the stop has come
         self.abandoned = 0  # events stored unapplied at stop (their load did not finish)
@@ -99,7 +98,6 @@ class Router:
         stored as they came (``abandoned``, logged) and ``run`` returns.
         """
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
             nursery.start_soon(self.residents.evict_idle)
             nursery.start_soon(self.turns.run, self._take_turn)
             self.loader.start(nursery, self._loaded)

@@ -16,6 +16,7 @@ import pytest
 import trio
 import trio.testing
 
+from actors import collector
 from actors.collector import NEVER, automatic_full_collections_off, collect_fully_every
 from tests.actors.conftest import running_service, service_settings
 
@@ -141,3 +142,33 @@ async def test_the_service_holds_the_schedule_unless_it_is_off(
         async with running_service(settings):
             assert gc.get_threshold() == while_serving
         assert gc.get_threshold() == CPYTHON_DEFAULT
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(collector._malloc_trim() is None, reason="no glibc malloc_trim here")
+def test_freed_holes_in_the_c_heap_go_back_to_the_system() -> None:
+    # 64 KiB blocks come from the C heap (not mmap); the last one made stays, on
+    # top of the others, so freeing them leaves holes free() alone does not hand back.
+    blocks = [bytearray(64 * 1024) for _ in range(800)]  # 50 MiB
+    pin = blocks[-1]
+    del blocks
+    before = rss_kib()
+    assert collector.release_free_memory()
+    assert before - rss_kib() >= 25 * 1024
+    del pin
+
+
+async def test_each_scheduled_pass_hands_the_freed_memory_back(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(collector, "release_free_memory", lambda: released.append(1) or True)
+    async with trio.open_nursery() as nursery:
+        scope = await nursery.start(collect_fully_every, 60.0)
+        await trio.sleep(60.0 * 2.5)
+        scope.cancel()
+    assert released == [1, 1]
