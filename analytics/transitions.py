@@ -146,7 +146,8 @@ class TransitionCounter:
         n = self._table.size
         if counts.shape != (n, n):
             raise ValueError(f"matrix shape {counts.shape}, expected {(n, n)}")
-        self._counts = packed_counts(counts.ravel().tolist())
+        # Nothing counted yet (a user of v2 statements only): the shared zeros again.
+        self._counts = packed_counts(counts.ravel().tolist()) if counts.any() else self._table.zeros
         self._pending = tuple(_kept(UiEvent.of(event)) for event in pending)
 
     def convert(self, events: Iterable[Mapping[str, Any] | UiEvent]) -> None:
