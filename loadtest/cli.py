@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
@@ -119,39 +120,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def pacing_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Pacing`` fields both protocols' options take from the command line."""
+    pacing: dict[str, Any] = {
+        "users": args.users,
+        "dashboards": args.dashboards,
+        "duration_s": args.duration,
+        "rate": args.rate,
+        "seed": args.seed,
+        "allow_remote": args.allow_remote,
+        "request_interval_s": args.request_interval,
+        "reply_timeout_s": args.reply_timeout,
+    }
+    if args.think_time is not None:
+        pacing["think_time_s"] = tuple(args.think_time)
+    return pacing
+
+
 def options_from(args: argparse.Namespace, urls: Sequence[str]) -> LoadOptions:
-    extra = {} if args.think_time is None else {"think_time_s": tuple(args.think_time)}
-    return LoadOptions(
-        urls=tuple(urls),
-        users=args.users,
-        dashboards=args.dashboards,
-        duration_s=args.duration,
-        rate=args.rate,
-        seed=args.seed,
-        allow_remote=args.allow_remote,
-        request_interval_s=args.request_interval,
-        reply_timeout_s=args.reply_timeout,
-        **extra,
-    )
+    return LoadOptions(urls=tuple(urls), **pacing_from(args))
 
 
 def v2_options_from(args: argparse.Namespace, url: str) -> V2Options:
-    extra = {} if args.think_time is None else {"think_time_s": tuple(args.think_time)}
     return V2Options(
         url=url,
-        users=args.users,
-        dashboards=args.dashboards,
-        duration_s=args.duration,
-        rate=args.rate,
-        seed=args.seed,
-        allow_remote=args.allow_remote,
-        request_interval_s=args.request_interval,
-        reply_timeout_s=args.reply_timeout,
+        **pacing_from(args),
         overtake_share=args.overtake_share,
         credential=args.ui_credential,
         time_zone=args.time_zone,
         completion_threshold=args.completion_threshold,
-        **extra,
     )
 
 
